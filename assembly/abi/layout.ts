@@ -1,0 +1,184 @@
+// The shared-memory ABI between the host (TypeScript workers) and the core (AssemblyScript).
+// Both compilers import this file by an extension-less relative path, so it holds only
+// `export const NAME = <integer expression>`. Offsets carry their width in their name; each is
+// derived from the one before it. Blocks start with a magic word. test/layout.test.ts checks
+// alignment, overlap and sizes. Dynamic addresses (guest RAM, dirty bitmap, which depend on the
+// RAM size) are computed by workers/vm-layout.ts and published in the VM header.
+
+export const ABI_VERSION = 1;
+export const PAGE_SIZE = 4096;
+export const PAGE_SHIFT = 12;
+export const WASM_PAGE_SIZE = 65536;
+export const CACHE_LINE = 64;
+
+// ---- Fixed regions of the shared memory (byte addresses) ----
+// The core's read-only static data is placed at CORE_STATIC_BASE by `asc --memoryBase` and must
+// end (its __heap_base) below CORE_STATIC_END; the host checks that at instantiation.
+export const CORE_STATIC_BASE = 1024;
+export const CORE_STATIC_END = 65536;
+
+// VM header: one per VM, written by the host, read by vCPUs.
+export const VMH_BASE = CORE_STATIC_END;
+export const VMH_MAGIC = 0x564d4831; // "VMH1"
+export const VMH_MAGIC_U32 = 0;
+export const VMH_VERSION_U32 = VMH_MAGIC_U32 + 4;
+export const VMH_RAM_BASE_U32 = VMH_VERSION_U32 + 4; // byte address of guest RAM in shared memory
+export const VMH_RAM_SIZE_U32 = VMH_RAM_BASE_U32 + 4; // bytes of guest RAM, page-aligned
+export const VMH_DIRTY_BASE_U32 = VMH_RAM_SIZE_U32 + 4; // byte address of the dirty bitmap
+export const VMH_MAX_VCPUS_U32 = VMH_DIRTY_BASE_U32 + 4;
+export const VMH_SOCKET_BASE_U32 = VMH_MAX_VCPUS_U32 + 4; // byte address of the socket arena
+export const VMH_MAX_SOCKETS_U32 = VMH_SOCKET_BASE_U32 + 4;
+// Memory-map publication (RCU): the generation of the current table; the table in use is slot
+// (generation & 1). Written by the publisher with one atomic store, read by vCPU workers at their
+// quiescent points. Generation 0 is never published (it means "idle" in VCPU_MAP_GEN_U32).
+export const VMH_MAP_GEN_U32 = 64;
+// Number of publishers waiting for a grace period; a vCPU notifies its VCPU_MAP_GEN_U32 word
+// only when this is non-zero, keeping the hot path free of notify calls.
+export const VMH_GP_WAITERS_U32 = VMH_MAP_GEN_U32 + CACHE_LINE;
+// Dirty logging switch: non-zero while logging is on; the core tests it on RAM writes.
+export const VMH_DIRTY_LOG_U32 = VMH_GP_WAITERS_U32 + CACHE_LINE;
+export const VMH_SIZE = 4096;
+
+// ---- vCPU state blocks: MAX_VCPUS blocks of VCPU_BLOCK_SIZE after the header ----
+export const MAX_VCPUS = 32;
+export const VCPU_BLOCK_BASE = VMH_BASE + VMH_SIZE;
+export const VCPU_BLOCK_SIZE = 4096;
+export const VCPU_MAGIC = 0x56435055; // "VCPU"
+export const VCPU_MAGIC_U32 = 0;
+export const VCPU_INDEX_U32 = VCPU_MAGIC_U32 + 4;
+// Owner -> worker request bits (REQ_*), set with Atomics.or and notified; the guest loop leaves
+// at the next instruction boundary when any bit is set.
+export const VCPU_REQUEST_U32 = 64;
+// Worker -> owner lifecycle state (VCPU_STATE_*), written by the worker, notified on change.
+export const VCPU_STATE_U32 = VCPU_REQUEST_U32 + CACHE_LINE;
+// Incremented by the worker each time it hands an exit to the owner (notified).
+export const VCPU_EXIT_SEQ_U32 = VCPU_STATE_U32 + 4;
+// Memory-map generation this vCPU uses since its last quiescent point, or 0 while it runs no
+// guest code (an extended quiescent state). Written by the vCPU worker only.
+export const VCPU_MAP_GEN_U32 = VCPU_STATE_U32 + CACHE_LINE;
+
+// Run block: what run() works on. The core fills the exit fields; the owner or a socket writes
+// the reply data of a read in place before the guest continues.
+export const RUN_BASE = 256;
+export const RUN_EXIT_REASON_U32 = RUN_BASE; // EXIT_*
+export const RUN_IO_SPACE_U32 = RUN_EXIT_REASON_U32 + 4; // SPACE_MMIO or SPACE_PIO
+export const RUN_IO_ADDR_U64 = RUN_IO_SPACE_U32 + 4; // guest physical address or port
+export const RUN_IO_OFFSET_U64 = RUN_IO_ADDR_U64 + 8; // offset inside the region
+export const RUN_IO_DATA_U64 = RUN_IO_OFFSET_U64 + 8; // write data, or read reply
+export const RUN_IO_SIZE_U32 = RUN_IO_DATA_U64 + 8; // 1, 2, 4 or 8
+export const RUN_IO_WRITE_U32 = RUN_IO_SIZE_U32 + 4; // 1 for a write
+export const RUN_IO_SOCKET_U32 = RUN_IO_WRITE_U32 + 4; // socket id, or NO_SOCKET
+export const RUN_IO_TAG_U32 = RUN_IO_SOCKET_U32 + 4; // region tag from the memory map
+export const RUN_IO_POSTED_U32 = RUN_IO_TAG_U32 + 4; // 1 when the region takes posted writes
+export const RUN_EXIT_DETAIL_U32 = RUN_IO_POSTED_U32 + 4; // e.g. the unsupported opcode
+export const RUN_INSN_COUNT_U64 = RUN_EXIT_DETAIL_U32 + 4; // instructions retired, total
+export const RUN_END = RUN_INSN_COUNT_U64 + 8;
+
+// Architectural registers. GPRs are 64 bits wide so long mode can grow into them.
+export const REGS_BASE = 512;
+export const REG_GPR_U64 = REGS_BASE; // 16 x u64: RAX RCX RDX RBX RSP RBP RSI RDI R8..R15
+export const REG_GPR_COUNT = 16;
+export const REG_RIP_U64 = REG_GPR_U64 + REG_GPR_COUNT * 8;
+export const REG_RFLAGS_U64 = REG_RIP_U64 + 8;
+// Segment registers ES CS SS DS FS GS, each {base u64, limit u32, selector u16, attrs u16}; attrs
+// hold descriptor bits 40-47 in 0-7 and 52-55 in 12-15 (so D/B is bit 14), as in a descriptor.
+export const REG_SEG_BASE = REG_RFLAGS_U64 + 8;
+export const SEG_BASE_U64 = 0;
+export const SEG_LIMIT_U32 = SEG_BASE_U64 + 8;
+export const SEG_SELECTOR_U16 = SEG_LIMIT_U32 + 4;
+export const SEG_ATTRS_U16 = SEG_SELECTOR_U16 + 2;
+export const SEG_SIZE = SEG_ATTRS_U16 + 2;
+export const SEG_COUNT = 6;
+export const SEG_ATTR_DB = 0x4000;
+export const REG_CR_U64 = REG_SEG_BASE + SEG_COUNT * SEG_SIZE; // CR0..CR4, 5 x u64
+export const REG_CR_COUNT = 5;
+export const REGS_END = REG_CR_U64 + REG_CR_COUNT * 8;
+
+// Request bits (VCPU_REQUEST_U32)
+export const REQ_RUN = 1;
+export const REQ_PAUSE = 2;
+export const REQ_KICK = 4;
+export const REQ_DESTROY = 8;
+
+// Lifecycle states (VCPU_STATE_U32)
+export const VCPU_STATE_STARTING = 0;
+export const VCPU_STATE_READY = 1; // created, waiting for the first run()
+export const VCPU_STATE_RUNNING = 2;
+export const VCPU_STATE_PAUSED = 3;
+export const VCPU_STATE_EXITED = 4; // returned an exit, waiting for the next run()
+export const VCPU_STATE_DESTROYED = 5;
+export const VCPU_STATE_FAILED = 6; // the worker threw; the owner gets the error
+
+// Exit reasons returned by the core's run() and stored in RUN_EXIT_REASON_U32
+export const EXIT_NONE = 0;
+export const EXIT_BUDGET = 1; // slice used up: a quiescent point, not shown to the owner
+export const EXIT_REQUEST = 2; // a request bit was set: not shown to the owner
+export const EXIT_HLT = 3;
+export const EXIT_IO = 4; // an MMIO or port access no socket claims
+export const EXIT_UNSUPPORTED = 5; // an instruction the core does not implement (detail: opcode)
+export const EXIT_FETCH = 6; // code fetch where no RAM or ROM is mapped (detail: address)
+
+// Address spaces of an I/O access
+export const SPACE_MMIO = 1;
+export const SPACE_PIO = 2;
+export const NO_SOCKET = 0xffffffff;
+
+// ---- Guest physical memory map tables: two slots, the published one is (generation & 1) ----
+export const MAP_BASE = VCPU_BLOCK_BASE + MAX_VCPUS * VCPU_BLOCK_SIZE;
+export const MAP_COUNT_U32 = 0; // number of entries, sorted by (space, start)
+export const MAP_ENTRY_BASE = CACHE_LINE; // entries start here
+export const MAP_MAX_ENTRIES = 254;
+export const MAP_ENTRY_START_U64 = 0; // first guest physical address or port
+export const MAP_ENTRY_END_U64 = MAP_ENTRY_START_U64 + 8; // one past the last
+export const MAP_ENTRY_TARGET_U32 = MAP_ENTRY_END_U64 + 8; // RAM/ROM: byte address; else socket id
+export const MAP_ENTRY_TAG_U32 = MAP_ENTRY_TARGET_U32 + 4; // device-chosen region tag
+export const MAP_ENTRY_KIND_U32 = MAP_ENTRY_TAG_U32 + 4; // REGION_*
+export const MAP_ENTRY_FLAGS_U32 = MAP_ENTRY_KIND_U32 + 4; // REGION_FLAG_*
+export const MAP_ENTRY_SIZE = 32;
+export const MAP_TABLE_SIZE = MAP_ENTRY_BASE + MAP_MAX_ENTRIES * MAP_ENTRY_SIZE;
+export const MAP_SLOTS = 2;
+export const MAP_END = MAP_BASE + MAP_SLOTS * MAP_TABLE_SIZE;
+
+export const REGION_RAM = 1;
+export const REGION_ROM = 2;
+export const REGION_MMIO = 3;
+export const REGION_PIO = 4;
+export const REGION_FLAG_POSTED = 1;
+
+// ---- Sockets: each socket holds one ring pair per vCPU (like one socketpair per vCPU thread) ----
+// Socket block: a header, then VMH_MAX_VCPUS_U32 pairs. A pair is two rings: the request ring
+// (vCPU -> device) and the reply ring (device -> vCPU).
+export const SOCKET_MAGIC = 0x534f434b; // "SOCK"
+export const SOCKET_MAGIC_U32 = 0;
+// The device side's doorbell: producers of every request ring of the socket bump and notify it
+// when the device sleeps, so one device worker waits on one word for all vCPUs.
+export const SOCKET_DOORBELL_U32 = CACHE_LINE;
+// Non-zero while the device side sleeps on SOCKET_DOORBELL_U32 (set by the device only).
+export const SOCKET_SLEEPING_U32 = 2 * CACHE_LINE;
+export const SOCKET_HEADER_SIZE = 4 * CACHE_LINE;
+export const RING_HEAD_U32 = 0; // producer's free-running index
+export const RING_TAIL_U32 = CACHE_LINE; // consumer's free-running index
+export const RING_CONSUMER_SLEEPING_U32 = 2 * CACHE_LINE; // consumer asleep on its wake word
+export const RING_PRODUCER_SLEEPING_U32 = 3 * CACHE_LINE; // producer asleep on a full ring
+export const RING_SLOTS = 4 * CACHE_LINE;
+export const RING_SLOT_COUNT = 64; // a power of two
+export const MSG_SIZE = 32;
+export const RING_SIZE = RING_SLOTS + RING_SLOT_COUNT * MSG_SIZE;
+export const PAIR_SIZE = 2 * RING_SIZE;
+
+// Message (one ring slot)
+export const MSG_OP_U32 = 0; // OP_*
+export const MSG_SIZE_U32 = MSG_OP_U32 + 4; // access size: 1, 2, 4 or 8
+export const MSG_OFFSET_U64 = MSG_SIZE_U32 + 4; // offset inside the region
+export const MSG_DATA_U64 = MSG_OFFSET_U64 + 8;
+export const MSG_SPACE_U32 = MSG_DATA_U64 + 8; // SPACE_*
+export const MSG_TAG_U32 = MSG_SPACE_U32 + 4; // region tag
+export const OP_READ = 1; // synchronous: answered by OP_REPLY or OP_ERROR
+export const OP_WRITE = 2; // synchronous: answered by OP_REPLY or OP_ERROR
+export const OP_WRITE_POSTED = 3; // no reply
+export const OP_REPLY = 0x81;
+export const OP_ERROR = 0x82; // the device rejected a malformed request; data holds an ERR_* code
+export const ERR_BAD_OP = 1;
+export const ERR_BAD_SIZE = 2;
+export const ERR_BAD_SPACE = 3;
+export const ERR_DEVICE = 4;

@@ -1,0 +1,59 @@
+/**
+ * The exits a vCPU hands to its owner: one closed union, decoded from the run block in one place.
+ * Exits that a socket or the core handles itself (device accesses, slice ends, kicks) never
+ * appear here.
+ */
+import {
+  EXIT_FETCH, EXIT_HLT, EXIT_IO, EXIT_UNSUPPORTED, REG_RIP_U64, RUN_EXIT_DETAIL_U32,
+  RUN_EXIT_REASON_U32, RUN_IO_ADDR_U64, RUN_IO_DATA_U64, RUN_IO_SIZE_U32, RUN_IO_SPACE_U32,
+  RUN_IO_WRITE_U32, SPACE_PIO,
+} from "../assembly/abi/layout";
+
+/** The guest executed HLT (no in-core interrupt controller wakes it yet). RIP is past it. */
+export interface HltExit { reason: "hlt" }
+/**
+ * An MMIO or port access no socket claims. For a read, answer with `vcpu.completeIo(value)`
+ * before the next `run()`; it reads as zero otherwise. RIP still points at the instruction.
+ */
+export interface IoExit {
+  reason: "io";
+  space: "mmio" | "pio";
+  /** Guest physical address or port number. */
+  address: number;
+  size: 1 | 2 | 4 | 8;
+  write: boolean;
+  /** The data written (zero for a read). */
+  data: bigint;
+}
+/** The core met an instruction it does not implement; RIP points at it. */
+export interface UnsupportedInstructionExit { reason: "unsupported-instruction"; opcode: number; rip: number }
+/** Code was fetched from a linear address with no RAM or ROM behind it. */
+export interface FetchFaultExit { reason: "fetch-fault"; address: number }
+
+/** Why `vcpu.run()` returned. */
+export type VcpuExit = HltExit | IoExit | UnsupportedInstructionExit | FetchFaultExit;
+
+/** Decodes the exit stored in the run block of the vCPU block at `block`. */
+export function decodeExit(buffer: ArrayBufferLike, block: number): VcpuExit {
+  const view = new DataView(buffer, block);
+  const reason = view.getUint32(RUN_EXIT_REASON_U32, true);
+  switch (reason) {
+    case EXIT_HLT:
+      return { reason: "hlt" };
+    case EXIT_IO:
+      return {
+        reason: "io",
+        space: view.getUint32(RUN_IO_SPACE_U32, true) === SPACE_PIO ? "pio" : "mmio",
+        address: Number(view.getBigUint64(RUN_IO_ADDR_U64, true)),
+        size: view.getUint32(RUN_IO_SIZE_U32, true) as IoExit["size"],
+        write: view.getUint32(RUN_IO_WRITE_U32, true) !== 0,
+        data: view.getBigUint64(RUN_IO_DATA_U64, true),
+      };
+    case EXIT_UNSUPPORTED:
+      return { reason: "unsupported-instruction", opcode: view.getUint32(RUN_EXIT_DETAIL_U32, true), rip: Number(view.getBigUint64(REG_RIP_U64, true)) };
+    case EXIT_FETCH:
+      return { reason: "fetch-fault", address: view.getUint32(RUN_EXIT_DETAIL_U32, true) };
+    default:
+      throw new Error(`run block holds unknown exit reason ${reason}`);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * What a VM needs from Node (tests, bench, command-line tools): the compiled core from
+ * build/core.wasm and vCPU workers on worker_threads.
+ */
+import { readFile } from "node:fs/promises";
+import { spawnNodeWorker } from "./node-spawn";
+import type { WorkerHandle } from "./worker-handle";
+
+const CORE_PATH = new URL("../build/core.wasm", import.meta.url);
+
+/** Compiles build/core.wasm; a missing build gets a message saying how to make it. */
+export async function loadCore(): Promise<WebAssembly.Module> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(CORE_PATH);
+  } catch {
+    throw new Error(`${CORE_PATH.pathname} is missing: run "npm run build:wasm" first`);
+  }
+  return WebAssembly.compile(bytes);
+}
+
+/** Spawns a vCPU worker thread. */
+export const spawnVcpu = (): WorkerHandle => spawnNodeWorker(new URL("./vcpu-worker.ts", import.meta.url));

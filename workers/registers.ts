@@ -1,0 +1,135 @@
+/**
+ * The register catalogue behind the tag/value state accessors: each row names a register, its
+ * tag, size, access attributes and where it lives in the vCPU block. A tag encodes its set and
+ * size, so a batch of (tag, value) pairs describes itself. Tags are ABI: append, never renumber.
+ */
+import {
+  REG_CR_U64, REG_GPR_U64, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64,
+  SEG_ATTRS_U16, SEG_BASE_U64, SEG_LIMIT_U32, SEG_SELECTOR_U16, SEG_SIZE,
+} from "../assembly/abi/layout";
+
+/** Register sets, the high byte of a tag. */
+export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5 } as const;
+
+/** rw: guest and host write it; ro: nobody writes it through the API; guest-ro: host-only writes. */
+export type RegisterAccess = "rw" | "ro" | "guest-ro";
+
+/** One row of the catalogue. */
+export interface RegisterInfo {
+  name: string;
+  /** (set << 24) | (log2(bytes) << 16) | number */
+  tag: number;
+  bytes: 1 | 2 | 4 | 8;
+  access: RegisterAccess;
+  /** Byte offset in the vCPU block. */
+  offset: number;
+}
+
+/** A register value in a batch. */
+export interface RegisterEntry { tag: number; value: bigint }
+
+/** An unknown tag, a write to a read-only register, or a value that does not fit. */
+export class RegisterError extends Error {
+  constructor(message: string, readonly tag: number) {
+    super(message);
+    this.name = "RegisterError";
+  }
+}
+
+const makeTag = (set: number, bytes: number, number: number): number => ((set << 24) | (Math.log2(bytes) << 16) | number) >>> 0;
+
+const row = (name: string, set: number, number: number, bytes: RegisterInfo["bytes"], offset: number, access: RegisterAccess = "rw"): RegisterInfo =>
+  ({ name, tag: makeTag(set, bytes, number), bytes, access, offset });
+
+const GPR_NAMES = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"];
+const SEG_NAMES = ["es", "cs", "ss", "ds", "fs", "gs"];
+
+/** Every register the accessors know. */
+export const REGISTERS: readonly RegisterInfo[] = [
+  ...GPR_NAMES.map((name, i) => row(name, RegisterSet.gpr, i, 8, REG_GPR_U64 + i * 8)),
+  row("rip", RegisterSet.control, 0, 8, REG_RIP_U64),
+  row("rflags", RegisterSet.control, 1, 8, REG_RFLAGS_U64),
+  ...SEG_NAMES.flatMap((seg, i) => {
+    const at = REG_SEG_BASE + i * SEG_SIZE;
+    return [
+      row(`${seg}.selector`, RegisterSet.segment, i * 4, 2, at + SEG_SELECTOR_U16),
+      row(`${seg}.base`, RegisterSet.segment, i * 4 + 1, 8, at + SEG_BASE_U64),
+      row(`${seg}.limit`, RegisterSet.segment, i * 4 + 2, 4, at + SEG_LIMIT_U32),
+      row(`${seg}.attrs`, RegisterSet.segment, i * 4 + 3, 2, at + SEG_ATTRS_U16),
+    ];
+  }),
+  ...[0, 2, 3, 4].map((n) => row(`cr${n}`, RegisterSet.cr, n, 8, REG_CR_U64 + n * 8)),
+  row("instructions", RegisterSet.counter, 0, 8, RUN_INSN_COUNT_U64, "ro"),
+];
+
+const BY_TAG = new Map(REGISTERS.map((r) => [r.tag, r]));
+
+/** Tags by register name, e.g. `REG.rip`. */
+export const REG: Readonly<Record<string, number>> = Object.fromEntries(REGISTERS.map((r) => [r.name, r.tag]));
+
+/** Looks up a tag; throws a RegisterError for one that does not exist. */
+export function registerInfo(tag: number): RegisterInfo {
+  const info = BY_TAG.get(tag);
+  if (!info) throw new RegisterError(`no register has tag 0x${(tag >>> 0).toString(16)}`, tag);
+  return info;
+}
+
+/** Reads the registers named by `tags` from the vCPU block at `block`. */
+export function readRegisters(buffer: ArrayBufferLike, block: number, tags: readonly number[]): RegisterEntry[] {
+  const infos = tags.map(registerInfo);
+  const view = new DataView(buffer, block);
+  return infos.map((r) => ({ tag: r.tag, value: readField(view, r) }));
+}
+
+function readField(view: DataView, r: RegisterInfo): bigint {
+  switch (r.bytes) {
+    case 1: return BigInt(view.getUint8(r.offset));
+    case 2: return BigInt(view.getUint16(r.offset, true));
+    case 4: return BigInt(view.getUint32(r.offset, true));
+    case 8: return view.getBigUint64(r.offset, true);
+  }
+}
+
+/** Writes a batch: every entry is checked first, so a bad entry changes nothing. */
+export function writeRegisters(buffer: ArrayBufferLike, block: number, entries: readonly { tag: number; value: bigint | number }[]): void {
+  const checked = entries.map(({ tag, value }) => {
+    const r = registerInfo(tag);
+    if (r.access === "ro") throw new RegisterError(`${r.name} is read-only`, tag);
+    const big = typeof value === "bigint" ? value : Number.isSafeInteger(value) ? BigInt(value) : -1n;
+    if (big < 0n || big >= 1n << BigInt(r.bytes * 8)) throw new RegisterError(`${String(value)} does not fit ${r.name} (${r.bytes} bytes)`, tag);
+    return [r, big] as const;
+  });
+  const view = new DataView(buffer, block);
+  for (const [r, value] of checked) {
+    switch (r.bytes) {
+      case 1: view.setUint8(r.offset, Number(value)); break;
+      case 2: view.setUint16(r.offset, Number(value), true); break;
+      case 4: view.setUint32(r.offset, Number(value), true); break;
+      case 8: view.setBigUint64(r.offset, value, true); break;
+    }
+  }
+}
+
+/**
+ * The state of a vCPU after RESET (Intel SDM vol. 3, "Processor State after Reset"): real mode,
+ * CS:IP = F000:FFF0 with CS base FFFF0000, data segments at 0 with 64 KiB limits, CR0 = 60000010h,
+ * EFLAGS = 2. A direct kernel boot overwrites what it needs.
+ */
+export function resetState(): RegisterEntry[] {
+  const data = SEG_NAMES.flatMap((seg) => [
+    { tag: REG[`${seg}.selector`], value: seg === "cs" ? 0xf000n : 0n },
+    { tag: REG[`${seg}.base`], value: seg === "cs" ? 0xffff0000n : 0n },
+    { tag: REG[`${seg}.limit`], value: 0xffffn },
+    { tag: REG[`${seg}.attrs`], value: seg === "cs" ? 0x9bn : 0x93n },
+  ]);
+  return [
+    ...GPR_NAMES.map((name) => ({ tag: REG[name], value: 0n })),
+    { tag: REG.rip, value: 0xfff0n },
+    { tag: REG.rflags, value: 2n },
+    ...data,
+    { tag: REG.cr0, value: 0x60000010n },
+    { tag: REG.cr2, value: 0n },
+    { tag: REG.cr3, value: 0n },
+    { tag: REG.cr4, value: 0n },
+  ];
+}
