@@ -10,9 +10,9 @@ const CORE_PATH = new URL("../build/core.wasm", import.meta.url);
 
 /** Compiles build/core.wasm; a missing build gets a message saying how to make it. */
 export async function loadCore(): Promise<WebAssembly.Module> {
-  let bytes: Buffer;
+  let bytes: Uint8Array<ArrayBuffer>;
   try {
-    bytes = await readFile(CORE_PATH);
+    bytes = new Uint8Array(await readFile(CORE_PATH));
   } catch {
     throw new Error(`${CORE_PATH.pathname} is missing: run "npm run build:wasm" first`);
   }

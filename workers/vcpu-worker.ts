@@ -76,8 +76,9 @@ class VcpuThread {
 
   /** Tells a waiting run() caller that something happened (an exit, a failure, destruction). */
   private signalOwner(state: number): void {
-    this.setState(state);
+    // The sequence moves before the state: an owner that sees the state may terminate us at once.
     Atomics.add(this.words, this.at(VCPU_EXIT_SEQ_U32), 1);
+    this.setState(state);
     Atomics.notify(this.words, this.at(VCPU_EXIT_SEQ_U32));
   }
 

@@ -71,6 +71,7 @@ export class Vcpu {
     const vcpu = new Vcpu(memory, index, worker);
     worker.postMessage({ memory, core, index, slice } satisfies VcpuInit);
     await waitUntil(vcpu.words, vcpu.at(VCPU_STATE_U32), () => vcpu.rawState !== VCPU_STATE_STARTING || vcpu.failure !== undefined);
+    if (vcpu.failure !== undefined) worker.terminate();
     vcpu.throwIfFailed();
     return vcpu;
   }
@@ -120,7 +121,7 @@ export class Vcpu {
       const seqIndex = this.at(VCPU_EXIT_SEQ_U32);
       const seq = Atomics.load(this.words, seqIndex);
       this.request(REQ_RUN);
-      await waitUntil(this.words, seqIndex, () => Atomics.load(this.words, seqIndex) !== seq || this.failure !== undefined);
+      await waitUntil(this.words, seqIndex, () => Atomics.load(this.words, seqIndex) !== seq || this.failure !== undefined || this.rawState === VCPU_STATE_DESTROYED);
       this.throwIfFailed();
       const after = this.rawState;
       if (after !== VCPU_STATE_EXITED) throw new VcpuError(`vCPU ${this.index} stopped: ${STATE_NAMES[after]}`);
