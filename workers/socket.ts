@@ -63,37 +63,59 @@ export class SocketError extends Error {
 
 const CAPACITY = RING_SLOT_COUNT;
 
-/** One direction of a ring pair. Single producer, single consumer. */
+/**
+ * One direction of a ring pair. Single producer, single consumer. Each side keeps its own index
+ * locally and caches the other's, reading the shared copy only when the ring looks full (producer)
+ * or empty (consumer): the hot path costs one atomic store and one atomic load per message.
+ */
 class Ring {
-  private readonly head: number;
-  private readonly tail: number;
+  private readonly headIndex: number;
+  private readonly tailIndex: number;
   private readonly slots: number;
   private readonly producerSleeping: number;
+  /** The producer's index (authoritative on the producer side, a cache on the consumer side). */
+  private head: number;
+  /** The consumer's index (authoritative on the consumer side, a cache on the producer side). */
+  private tail: number;
 
   /**
    * @param wake word the consumer sleeps on (its own head, or a shared doorbell)
    * @param consumerSleeping word the consumer sets while it sleeps on `wake`
    */
   constructor(private readonly words: Int32Array, base: number, private readonly wake: number, private readonly consumerSleeping: number) {
-    this.head = (base + RING_HEAD_U32) >> 2;
-    this.tail = (base + RING_TAIL_U32) >> 2;
+    this.headIndex = (base + RING_HEAD_U32) >> 2;
+    this.tailIndex = (base + RING_TAIL_U32) >> 2;
     this.producerSleeping = (base + RING_PRODUCER_SLEEPING_U32) >> 2;
     this.slots = (base + RING_SLOTS) >> 2;
+    this.head = Atomics.load(words, this.headIndex);
+    this.tail = Atomics.load(words, this.tailIndex);
   }
 
-  /** Messages waiting; throws if the indices are impossible. */
-  pending(): number {
-    const count = (Atomics.load(this.words, this.head) - Atomics.load(this.words, this.tail)) >>> 0;
-    if (count > CAPACITY) throw new SocketError(`ring indices corrupt: ${count} messages in a ring of ${CAPACITY}`);
-    return count;
+  /** Checks the distance between the indices; anything beyond the capacity is corruption. */
+  private checked(count: number): number {
+    if (count >>> 0 > CAPACITY) throw new SocketError(`ring indices corrupt: ${count >>> 0} messages in a ring of ${CAPACITY}`);
+    return count >>> 0;
+  }
+
+  /** Consumer: whether a message is waiting (reads the producer's index when none is known). */
+  hasMessage(): boolean {
+    if (this.head !== this.tail) return true;
+    this.head = Atomics.load(this.words, this.headIndex);
+    return this.checked(this.head - this.tail) !== 0;
+  }
+
+  /** Producer: whether there is room (reads the consumer's index when the ring looks full). */
+  private hasRoom(): boolean {
+    if (((this.head - this.tail) >>> 0) < CAPACITY) return true;
+    this.tail = Atomics.load(this.words, this.tailIndex);
+    return this.checked(this.head - this.tail) < CAPACITY;
   }
 
   /** Producer: appends `msg` if there is room; returns false when the ring is full. */
   tryWrite(msg: IoMessage): boolean {
+    if (!this.hasRoom()) return false;
     const words = this.words;
-    const head = Atomics.load(words, this.head);
-    if (((head - Atomics.load(words, this.tail)) >>> 0) >= CAPACITY) return false;
-    const at = this.slots + (head & (CAPACITY - 1)) * (MSG_SIZE >> 2);
+    const at = this.slots + (this.head & (CAPACITY - 1)) * (MSG_SIZE >> 2);
     words[at + (MSG_OP_U32 >> 2)] = msg.op;
     words[at + (MSG_SIZE_U32 >> 2)] = msg.size;
     words[at + (MSG_OFFSET_U64 >> 2)] = msg.offset;
@@ -102,9 +124,10 @@ class Ring {
     words[at + (MSG_DATA_U64 >> 2) + 1] = msg.dataHigh;
     words[at + (MSG_SPACE_U32 >> 2)] = msg.space;
     words[at + (MSG_TAG_U32 >> 2)] = msg.tag;
-    Atomics.store(words, this.head, head + 1);
+    this.head = (this.head + 1) | 0;
+    Atomics.store(words, this.headIndex, this.head);
     if (Atomics.load(words, this.consumerSleeping) !== 0) {
-      if (this.wake !== this.head) Atomics.add(words, this.wake, 1);
+      if (this.wake !== this.headIndex) Atomics.add(words, this.wake, 1);
       Atomics.notify(words, this.wake);
     }
     return true;
@@ -114,18 +137,17 @@ class Ring {
   write(msg: IoMessage): void {
     while (!this.tryWrite(msg)) {
       Atomics.store(this.words, this.producerSleeping, 1);
-      const tail = Atomics.load(this.words, this.tail);
-      if (((Atomics.load(this.words, this.head) - tail) >>> 0) >= CAPACITY) Atomics.wait(this.words, this.tail, tail, 100);
+      const tail = Atomics.load(this.words, this.tailIndex);
+      if (((this.head - tail) >>> 0) >= CAPACITY) Atomics.wait(this.words, this.tailIndex, tail, 100);
       Atomics.store(this.words, this.producerSleeping, 0);
     }
   }
 
   /** Consumer: moves the oldest message into `msg`; returns false when the ring is empty. */
   read(msg: IoMessage): boolean {
-    if (this.pending() === 0) return false;
+    if (!this.hasMessage()) return false;
     const words = this.words;
-    const tail = Atomics.load(words, this.tail);
-    const at = this.slots + (tail & (CAPACITY - 1)) * (MSG_SIZE >> 2);
+    const at = this.slots + (this.tail & (CAPACITY - 1)) * (MSG_SIZE >> 2);
     msg.op = words[at + (MSG_OP_U32 >> 2)];
     msg.size = words[at + (MSG_SIZE_U32 >> 2)];
     msg.offset = (words[at + (MSG_OFFSET_U64 >> 2)] >>> 0) + (words[at + (MSG_OFFSET_U64 >> 2) + 1] >>> 0) * 2 ** 32;
@@ -133,17 +155,17 @@ class Ring {
     msg.dataHigh = words[at + (MSG_DATA_U64 >> 2) + 1] >>> 0;
     msg.space = words[at + (MSG_SPACE_U32 >> 2)];
     msg.tag = words[at + (MSG_TAG_U32 >> 2)] >>> 0;
-    Atomics.store(words, this.tail, tail + 1);
-    if (Atomics.load(words, this.producerSleeping) !== 0) Atomics.notify(words, this.tail);
+    this.tail = (this.tail + 1) | 0;
+    Atomics.store(words, this.tailIndex, this.tail);
+    if (Atomics.load(words, this.producerSleeping) !== 0) Atomics.notify(words, this.tailIndex);
     return true;
   }
 
-  /** Consumer: blocks until a message may be there (spinning `spin` checks first) or timeout. */
-  waitForMessage(spin: number, timeoutMs: number): void {
-    for (let i = 0; i < spin; i++) if (this.pending() !== 0) return;
+  /** Consumer: sleeps until a message may be there, or `timeoutMs` passes. */
+  sleep(timeoutMs: number): void {
     Atomics.store(this.words, this.consumerSleeping, 1);
     const seen = Atomics.load(this.words, this.wake);
-    if (this.pending() === 0) Atomics.wait(this.words, this.wake, seen, timeoutMs);
+    if (!this.hasMessage()) Atomics.wait(this.words, this.wake, seen, timeoutMs);
     Atomics.store(this.words, this.consumerSleeping, 0);
   }
 }
@@ -196,7 +218,12 @@ export class SocketRequester {
    */
   call(msg: IoMessage): void {
     this.request.write(msg);
-    while (!this.reply.read(msg)) this.reply.waitForMessage(this.spin, 1000);
+    for (let spins = 0; !this.reply.read(msg); spins++) {
+      if (spins >= this.spin) {
+        this.reply.sleep(1000);
+        spins = 0;
+      }
+    }
     if (msg.op === OP_ERROR) throw new SocketError(`device refused the request (error ${msg.data})`, msg.data);
     if (msg.op !== OP_REPLY) throw new SocketError(`expected a reply, got op ${msg.op}`);
   }
@@ -275,7 +302,7 @@ export class SocketServer {
   private sleepIsSafe(): number | undefined {
     Atomics.store(this.words, this.sleeping, 1);
     const seen = Atomics.load(this.words, this.doorbell);
-    for (const [request] of this.pairs) if (request.pending() !== 0) return undefined;
+    for (const [request] of this.pairs) if (request.hasMessage()) return undefined;
     return seen;
   }
 
