@@ -188,5 +188,8 @@ export class Vcpu {
       clearTimeout(timer);
     }
     this.worker.terminate();
+    // The worker may have been stopped between its last store and its notify: wake waiters here.
+    Atomics.notify(this.words, this.at(VCPU_STATE_U32));
+    Atomics.notify(this.words, this.at(VCPU_EXIT_SEQ_U32));
   }
 }
