@@ -1,0 +1,147 @@
+/**
+ * The first machine, the same in a browser and in Node: 1 MiB of RAM, one vCPU, and a 16550 on
+ * COM1 served by its own worker through a socket with posted writes. It loads the hello guest
+ * (workers/guests/hello.ts), enters it in flat 32-bit protected mode and hands everything the
+ * UART transmits to the owner. The caller supplies the core and the worker spawners.
+ *
+ * Lifecycle: create() --> ready --run()--> exited (HLT) --destroy()--> destroyed.
+ */
+import { gpa, ramOffset } from "./addresses";
+import type { UartCommand, UartEvent, UartInit } from "./devices/uart-worker";
+import type { VcpuExit } from "./exits";
+import { HELLO_GUEST } from "./guests/hello";
+import { COM1_PORT, COM1_PORT_COUNT, HELLO_LOAD_GPA, HELLO_RAM_BYTES } from "./pc-board";
+import { REG } from "./registers";
+import type { SocketEndpoint } from "./socket";
+import type { Vcpu } from "./vcpu";
+import { Vm } from "./vm";
+import type { WorkerHandle } from "./worker-handle";
+
+/** What the hello machine needs from its host. */
+export interface HelloMachineOptions {
+  /** The compiled core (build/core.wasm). */
+  core: WebAssembly.Module;
+  /** Starts a worker running workers/vcpu-worker.ts. */
+  spawnVcpu: () => WorkerHandle;
+  /** Starts a worker running workers/devices/uart-worker.ts. */
+  spawnUart: () => WorkerHandle;
+  /** Receives the bytes the guest transmits on COM1, in order. */
+  onOutput: (bytes: Uint8Array) => void;
+}
+
+/** Segment attributes (descriptor bits 40-47 in 0-7, 52-55 in 12-15): G and D/B set, 4 GiB flat. */
+const ATTR_FLAT = 0xc000;
+/** Present, ring 0, execute/read code, accessed. */
+const ATTR_CODE = 0x9b;
+/** Present, ring 0, read/write data, accessed. */
+const ATTR_DATA = 0x93;
+const CR0_PE = 0x1;
+
+/**
+ * Flat 32-bit protected mode as the Linux 32-bit boot protocol enters a kernel
+ * (Documentation/arch/x86/boot.rst, "32-bit Boot Protocol"): CS = 0x10 and DS = ES = SS = 0x18,
+ * all 4 GiB flat from base 0, CR0.PE set, paging and interrupts off (EFLAGS stays 2 from reset).
+ */
+function flatProtectedMode(entry: number): { tag: number; value: number }[] {
+  const segment = (name: string, selector: number, type: number): { tag: number; value: number }[] => [
+    { tag: REG[`${name}.selector`], value: selector },
+    { tag: REG[`${name}.base`], value: 0 },
+    { tag: REG[`${name}.limit`], value: 0xffffffff },
+    { tag: REG[`${name}.attrs`], value: ATTR_FLAT | type },
+  ];
+  return [
+    ...segment("cs", 0x10, ATTR_CODE),
+    ...["ds", "es", "ss"].flatMap((name) => segment(name, 0x18, ATTR_DATA)),
+    // The reset value (caches off, ET) with protection on.
+    { tag: REG.cr0, value: 0x60000010 | CR0_PE },
+    { tag: REG.rip, value: entry },
+  ];
+}
+
+/**
+ * The owner's end of a UART worker: starts it on a socket, hands its output to a callback, and
+ * drains it on request. A worker failure rejects every drain, pending or later.
+ */
+class UartLink {
+  private readonly drainWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private failure: Error | undefined;
+
+  constructor(private readonly worker: WorkerHandle, socket: SocketEndpoint, onOutput: (bytes: Uint8Array) => void) {
+    worker.onError((error) => this.fail(new Error(`UART worker failed: ${error.message}`)));
+    worker.onMessage((message) => {
+      const event = message as UartEvent;
+      if (event.type === "tx") onOutput(event.data);
+      else if (event.type === "drained") this.drainWaiters.shift()?.resolve();
+      // "irq" events are not routed: this machine has no interrupt controller, and the guest polls.
+    });
+    worker.postMessage({ socket } satisfies UartInit);
+  }
+
+  /** Resolves once every access already in the socket is handled and its output delivered. */
+  drain(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.drainWaiters.push({ resolve, reject });
+      this.worker.postMessage({ type: "drain" } satisfies UartCommand);
+    });
+  }
+
+  terminate(): void {
+    this.worker.terminate();
+    this.fail(new Error("the UART worker was stopped"));
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.drainWaiters.splice(0)) waiter.reject(this.failure);
+  }
+}
+
+/** The first machine: create(), run() until the guest halts, destroy(). */
+export class HelloMachine {
+  private constructor(
+    /** The VM, for inspection (RAM, dirty log). */
+    readonly vm: Vm,
+    private readonly vcpu: Vcpu,
+    private readonly uart: UartLink,
+  ) {}
+
+  /** Builds the machine: VM, UART worker, memory map, guest in RAM, vCPU in flat 32-bit state. */
+  static async create(options: HelloMachineOptions): Promise<HelloMachine> {
+    const vm = new Vm({ ramBytes: HELLO_RAM_BYTES, maxVcpus: 1, maxSockets: 1, core: options.core, spawnVcpu: options.spawnVcpu });
+    const socket = vm.createSocket();
+    const uart = new UartLink(options.spawnUart(), socket, options.onOutput);
+    try {
+      await vm.setMemoryMap([
+        { kind: "ram", gpa: gpa(0), size: HELLO_RAM_BYTES, ramOffset: ramOffset(0) },
+        { kind: "pio", port: COM1_PORT, size: COM1_PORT_COUNT, socket: socket.id, posted: true },
+      ]);
+      // RAM is mapped at guest physical 0, so a guest physical address is its RAM offset.
+      vm.ram.set(HELLO_GUEST, HELLO_LOAD_GPA);
+      const vcpu = await vm.createVcpu();
+      vcpu.setState(flatProtectedMode(HELLO_LOAD_GPA));
+      return new HelloMachine(vm, vcpu, uart);
+    } catch (error) {
+      await vm.destroy();
+      uart.terminate();
+      throw error;
+    }
+  }
+
+  /**
+   * Runs the guest until it exits (the hello guest ends with HLT) and returns the exit. Resolves
+   * only after the UART worker has delivered, through onOutput, everything the guest wrote
+   * before the exit: posted writes do not wait for the device, so the exit would outrun them.
+   */
+  async run(): Promise<VcpuExit> {
+    const exit = await this.vcpu.run();
+    await this.uart.drain();
+    return exit;
+  }
+
+  /** Stops the vCPU and the UART worker. A pending run() rejects. */
+  async destroy(): Promise<void> {
+    await this.vm.destroy();
+    this.uart.terminate();
+  }
+}
