@@ -5,11 +5,13 @@ import { after, test } from "node:test";
 import { OP_READ, OP_WRITE, OP_WRITE_POSTED } from "../assembly/abi/layout";
 import { gpa, ramOffset } from "../workers/addresses";
 import { spawnVcpu } from "../workers/node-host";
+import { spawnNodeWorker } from "../workers/node-spawn";
 import { REG } from "../workers/registers";
 import { SocketServer } from "../workers/socket";
 import { VcpuError } from "../workers/vcpu";
 import { Vm } from "../workers/vm";
 import { asm } from "./fixtures/asm";
+import type { DeviceInit } from "./fixtures/socket-device";
 import { destroyTestVms, testVm, vcpuWithProgram } from "./fixtures/test-vm";
 
 after(destroyTestVms);
@@ -63,6 +65,26 @@ test("MMIO reaches a device through its socket: posted writes in order before a 
   assert.equal(new DataView(vm.ram.buffer, vm.ram.byteOffset).getUint32(0x3000, true), 0xcafe0020);
   server.stop();
   await serving;
+});
+
+test("an exit reaches the owner only after the device handled every posted write before it", async () => {
+  const vm = await testVm();
+  const socket = vm.createSocket();
+  const handled = new Int32Array(new SharedArrayBuffer(4));
+  const device = spawnNodeWorker(new URL("./fixtures/socket-device.ts", import.meta.url));
+  device.postMessage({ socket, mode: "async", slowUs: 50, handled } satisfies DeviceInit);
+  try {
+    await vm.setMemoryMap([
+      { kind: "ram", gpa: gpa(0), size: 0x10000, ramOffset: ramOffset(0) },
+      { kind: "mmio", gpa: gpa(0xfec00000), size: 0x100, socket: socket.id, posted: true },
+    ]);
+    const writes = Array.from({ length: 200 }, (_, i) => [...asm.movEaxImm(i), ...asm.storeEax(0xfec00000)]).flat();
+    const vcpu = await vcpuWithProgram(vm, ENTRY, [...writes, ...asm.hlt()]);
+    assert.deepEqual(await vcpu.run(), { reason: "hlt" });
+    assert.equal(Atomics.load(handled, 0), 200);
+  } finally {
+    device.terminate();
+  }
 });
 
 test("ROM reads like RAM and drops writes; an access straddling RAM's end is split per byte", async () => {

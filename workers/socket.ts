@@ -7,7 +7,8 @@
  * - Posted writes and synchronous requests travel in one FIFO ring, so a synchronous request is
  *   served only after every earlier posted write of that vCPU (coalesced-MMIO ordering).
  * - A full ring applies back-pressure: the producer waits for space, nothing is dropped or
- *   overwritten.
+ *   overwritten. A slot is freed only once the device has handled its message, so a requester
+ *   can drain(): wait until everything it sent, posted writes included, has been handled.
  * - Sleepers are woken only when they announced sleep (a "sleeping" word checked by the producer
  *   after publishing), so the spinning hot path makes no notify calls.
  * - Malformed requests are answered with OP_ERROR (or reported, when posted) and never handed to
@@ -135,16 +136,30 @@ class Ring {
 
   /** Producer: appends `msg`, waiting (blocking, so never on a page's main thread) while full. */
   write(msg: IoMessage): void {
-    while (!this.tryWrite(msg)) {
-      Atomics.store(this.words, this.producerSleeping, 1);
-      const tail = Atomics.load(this.words, this.tailIndex);
-      if (((this.head - tail) >>> 0) >= CAPACITY) Atomics.wait(this.words, this.tailIndex, tail, 100);
-      Atomics.store(this.words, this.producerSleeping, 0);
-    }
+    while (!this.tryWrite(msg)) this.waitForConsumer(CAPACITY - 1);
   }
 
-  /** Consumer: moves the oldest message into `msg`; returns false when the ring is empty. */
-  read(msg: IoMessage): boolean {
+  /** Producer: waits until the consumer has taken every message written so far. */
+  drain(): void {
+    while (!this.isDrained()) this.waitForConsumer(0);
+  }
+
+  private isDrained(): boolean {
+    if (this.head === this.tail) return true;
+    this.tail = Atomics.load(this.words, this.tailIndex);
+    return this.checked(this.head - this.tail) === 0;
+  }
+
+  /** Producer: sleeps until at most `left` messages are untaken (or a timeout passes). */
+  private waitForConsumer(left: number): void {
+    Atomics.store(this.words, this.producerSleeping, 1);
+    const tail = Atomics.load(this.words, this.tailIndex);
+    if (((this.head - tail) >>> 0) > left) Atomics.wait(this.words, this.tailIndex, tail, 100);
+    Atomics.store(this.words, this.producerSleeping, 0);
+  }
+
+  /** Consumer: copies the oldest message into `msg` without taking it; false when empty. */
+  peek(msg: IoMessage): boolean {
     if (!this.hasMessage()) return false;
     const words = this.words;
     const at = this.slots + (this.tail & (CAPACITY - 1)) * (MSG_SIZE >> 2);
@@ -155,9 +170,20 @@ class Ring {
     msg.dataHigh = words[at + (MSG_DATA_U64 >> 2) + 1] >>> 0;
     msg.space = words[at + (MSG_SPACE_U32 >> 2)];
     msg.tag = words[at + (MSG_TAG_U32 >> 2)] >>> 0;
+    return true;
+  }
+
+  /** Consumer: takes the message peek() returned, freeing its slot. */
+  advance(): void {
     this.tail = (this.tail + 1) | 0;
-    Atomics.store(words, this.tailIndex, this.tail);
-    if (Atomics.load(words, this.producerSleeping) !== 0) Atomics.notify(words, this.tailIndex);
+    Atomics.store(this.words, this.tailIndex, this.tail);
+    if (Atomics.load(this.words, this.producerSleeping) !== 0) Atomics.notify(this.words, this.tailIndex);
+  }
+
+  /** Consumer: moves the oldest message into `msg`; returns false when the ring is empty. */
+  read(msg: IoMessage): boolean {
+    if (!this.peek(msg)) return false;
+    this.advance();
     return true;
   }
 
@@ -210,6 +236,11 @@ export class SocketRequester {
   /** Sends `msg` (an OP_WRITE_POSTED) without waiting for the device. */
   post(msg: IoMessage): void {
     this.request.write(msg);
+  }
+
+  /** Waits until the device has handled every message sent so far (posted ones included). */
+  drain(): void {
+    this.request.drain();
   }
 
   /**
@@ -268,9 +299,11 @@ export class SocketServer {
     let handled = 0;
     const msg = this.msg;
     for (const [request, reply] of this.pairs) {
-      while (request.read(msg)) {
+      // The slot is freed only after the device handled it, so an empty ring means "all done".
+      while (request.peek(msg)) {
         handled++;
         this.handle(msg, reply);
+        request.advance();
       }
     }
     return handled;

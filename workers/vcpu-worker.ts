@@ -42,6 +42,10 @@ class VcpuThread {
   private readonly block: number;
   private readonly layout: VmLayout;
   private readonly sockets = new Map<number, SocketRequester>();
+  /** Sockets this vCPU posted to since its last exit: drained before the owner sees an exit. */
+  private readonly posted = new Set<SocketRequester>();
+  /** Sockets whose failed accesses were already reported (one report each, not one per access). */
+  private readonly reported = new Set<number>();
   private readonly msg = newMessage();
   private core!: CoreExports;
 
@@ -72,6 +76,13 @@ class VcpuThread {
   private setState(state: number): void {
     Atomics.store(this.words, this.at(VCPU_STATE_U32), state);
     Atomics.notify(this.words, this.at(VCPU_STATE_U32));
+  }
+
+  /** Hands an exit to the owner once every posted write of this vCPU has been handled. */
+  private exitToOwner(): void {
+    for (const socket of this.posted) socket.drain();
+    this.posted.clear();
+    this.signalOwner(VCPU_STATE_EXITED);
   }
 
   /** Tells a waiting run() caller that something happened (an exit, a failure, destruction). */
@@ -151,7 +162,7 @@ class VcpuThread {
         this.quiescentPoint();
         const reason = this.core.run(this.block, slice);
         if (reason === EXIT_BUDGET || reason === EXIT_REQUEST) continue;
-        this.signalOwner(VCPU_STATE_EXITED);
+        this.exitToOwner();
         alive = this.waitForRun();
       }
     } catch (error) {
@@ -181,7 +192,7 @@ class VcpuThread {
   private io(): void {
     const w = this.words;
     const socket = w[this.at(RUN_IO_SOCKET_U32)] >>> 0;
-    if (socket === NO_SOCKET) return this.exitToOwner();
+    if (socket === NO_SOCKET) return this.exitForIo();
     const msg = this.msg;
     const write = w[this.at(RUN_IO_WRITE_U32)] !== 0;
     msg.size = w[this.at(RUN_IO_SIZE_U32)];
@@ -192,7 +203,9 @@ class VcpuThread {
     msg.dataHigh = w[this.at(RUN_IO_DATA_U64) + 1] >>> 0;
     if (write && w[this.at(RUN_IO_POSTED_U32)] !== 0) {
       msg.op = OP_WRITE_POSTED;
-      this.socket(socket).post(msg);
+      const requester = this.socket(socket);
+      requester.post(msg);
+      this.posted.add(requester);
       return;
     }
     msg.op = write ? OP_WRITE : OP_READ;
@@ -200,7 +213,11 @@ class VcpuThread {
       this.socket(socket).call(msg);
     } catch (error) {
       // A device that refuses or fails an access reads as all ones, like an aborted bus cycle.
-      console.error(`vCPU ${this.init.index}: socket ${socket}:`, error);
+      // The guest may repeat it endlessly, so each socket's failures are reported once.
+      if (!this.reported.has(socket)) {
+        this.reported.add(socket);
+        console.error(`vCPU ${this.init.index}: socket ${socket} failed an access (further failures not reported):`, error);
+      }
       msg.data = 0xffffffff;
       msg.dataHigh = 0xffffffff;
     }
@@ -211,9 +228,9 @@ class VcpuThread {
   }
 
   /** An access nobody claims: hand it to the owner and wait for the next run(). */
-  private exitToOwner(): void {
+  private exitForIo(): void {
     this.words[this.at(RUN_EXIT_REASON_U32)] = EXIT_IO;
-    this.signalOwner(VCPU_STATE_EXITED);
+    this.exitToOwner();
     if (!this.waitForRun()) throw new Destroyed();
   }
 }
