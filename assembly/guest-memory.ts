@@ -11,6 +11,7 @@ import {
   SPACE_PIO, VMH_BASE, VMH_DIRTY_LOG_U32, VMH_DIRTY_BASE_U32, VMH_RAM_BASE_U32, PAGE_SHIFT,
 } from "./abi/layout";
 import { findRegion } from "./memory-map";
+import { syncForExit } from "./cpu/sync";
 
 /** Host import: performs the access described in the run block; a read leaves its data there. */
 @external("env", "io")
@@ -23,6 +24,20 @@ export function ramAddress(block: usize, gpa: u64): usize {
   const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
   if (kind != REGION_RAM && kind != REGION_ROM) return 0;
   return <usize>load<u32>(entry + MAP_ENTRY_TARGET_U32) + <usize>(gpa - load<u64>(entry + MAP_ENTRY_START_U64));
+}
+
+/**
+ * Shared-memory address of the 4 KiB page holding guest physical `gpa` when that page is RAM
+ * (or ROM, for reads), so the core may cache it; 0 otherwise. RAM and ROM regions are 4 KiB
+ * aligned, so a page never straddles two regions.
+ */
+export function pageHost(block: usize, gpa: u64, write: bool): usize {
+  const entry = findRegion(block, gpa, false);
+  if (entry == 0) return 0;
+  const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
+  if (kind != REGION_RAM && (write || kind != REGION_ROM)) return 0;
+  const page = (gpa & ~<u64>0xfff) - load<u64>(entry + MAP_ENTRY_START_U64);
+  return <usize>load<u32>(entry + MAP_ENTRY_TARGET_U32) + <usize>page;
 }
 
 function valueMask(size: i32): u64 {
@@ -47,11 +62,14 @@ function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, wr
     store<u32>(block + RUN_IO_TAG_U32, 0);
     store<u32>(block + RUN_IO_POSTED_U32, 0);
   }
+  // The owner may look at the registers during the exit: show them as before this instruction.
+  syncForExit();
   hostIo(block);
   return write ? 0 : load<u64>(block + RUN_IO_DATA_U64) & valueMask(size);
 }
 
-function markDirty(ramAddr: usize, size: i32): void {
+/** Marks the RAM pages under a write of `size` bytes at shared-memory address `ramAddr`. */
+export function markDirty(ramAddr: usize, size: i32): void {
   const ramBase = load<u32>(VMH_BASE + VMH_RAM_BASE_U32);
   const bitmap: usize = load<u32>(VMH_BASE + VMH_DIRTY_BASE_U32);
   const first = <u32>(ramAddr - ramBase) >> PAGE_SHIFT;

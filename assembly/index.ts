@@ -1,11 +1,18 @@
 // The vCPU core's entry points. One compiled module is instantiated once per vCPU worker over
-// the VM's shared memory; every call names the vCPU's state block, and the module keeps no
-// state of its own between calls (see assembly/abi/layout.ts for the block layout).
+// the VM's shared memory; every call names the vCPU's state block, whose address the core holds
+// only for the duration of the call (see assembly/abi/layout.ts for the block layout).
 
 import {
-  VCPU_REQUEST_U32, RUN_EXIT_REASON_U32, RUN_INSN_COUNT_U64, EXIT_NONE, EXIT_BUDGET, EXIT_REQUEST, EXIT_HLT,
+  VCPU_REQUEST_U32, VCPU_MAP_GEN_U32, RUN_EXIT_REASON_U32, RUN_INSN_COUNT_U64, EXIT_NONE, EXIT_BUDGET,
+  EXIT_REQUEST, EXIT_HLT,
 } from "./abi/layout";
+import { loadFlags, storeFlags } from "./cpu/flags";
 import { step } from "./cpu/interp";
+import { flushTlb, updatePrivilege } from "./cpu/memory";
+import { enter, leave } from "./cpu/state";
+
+/** The memory-map generation the TLB was filled under; a new one flushes it. */
+let tlbGeneration: u32 = 0;
 
 /** End of the module's static data; the host checks it lies below CORE_STATIC_END. */
 export function heapBase(): usize {
@@ -15,9 +22,18 @@ export function heapBase(): usize {
 /**
  * Runs the vCPU whose state block is at `block` for at most `budget` instructions. Returns (and
  * stores in the run block) the exit reason: EXIT_BUDGET when the slice is used up, EXIT_REQUEST
- * when the owner set a request bit, or a reason the host must handle.
+ * when the owner set a request bit, or a reason the host must handle. The host may have changed
+ * any register or the memory map since the last call, so both are picked up here.
  */
 export function run(block: usize, budget: i32): i32 {
+  enter(block);
+  loadFlags();
+  updatePrivilege();
+  const generation = load<u32>(block + VCPU_MAP_GEN_U32);
+  if (generation != tlbGeneration) {
+    flushTlb(false);
+    tlbGeneration = generation;
+  }
   let reason = EXIT_BUDGET;
   let retired: i32 = 0;
   while (retired < budget) {
@@ -25,15 +41,17 @@ export function run(block: usize, budget: i32): i32 {
       reason = EXIT_REQUEST;
       break;
     }
-    const exit = step(block);
+    const exit = step();
     if (exit != EXIT_NONE) {
-      // HLT retires; a fault-like exit (unsupported opcode, bad fetch) does not.
+      // HLT retires; a fault-like exit (unsupported opcode, exception) does not.
       if (exit == EXIT_HLT) retired++;
       reason = exit;
       break;
     }
     retired++;
   }
+  leave();
+  storeFlags();
   store<u64>(block + RUN_INSN_COUNT_U64, load<u64>(block + RUN_INSN_COUNT_U64) + <u64>retired);
   store<u32>(block + RUN_EXIT_REASON_U32, reason);
   return reason;

@@ -56,6 +56,8 @@ function describeExit(exit: VcpuExit): string {
       return `Guest stopped at unsupported opcode ${hex(exit.opcode)} at ${hex(exit.rip)}.`;
     case "fetch-fault":
       return `Guest fetched code from unmapped address ${hex(exit.address)}.`;
+    case "exception":
+      return `Guest raised exception ${exit.vector} at ${hex(exit.rip)}, which this core cannot deliver yet.`;
   }
 }
 

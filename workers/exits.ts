@@ -4,9 +4,9 @@
  * appear here.
  */
 import {
-  EXIT_FETCH, EXIT_HLT, EXIT_IO, EXIT_UNSUPPORTED, REG_RIP_U64, RUN_EXIT_DETAIL_U32,
-  RUN_EXIT_REASON_U32, RUN_IO_ADDR_U64, RUN_IO_DATA_U64, RUN_IO_SIZE_U32, RUN_IO_SPACE_U32,
-  RUN_IO_WRITE_U32, SPACE_PIO,
+  EXIT_EXCEPTION, EXIT_FETCH, EXIT_HLT, EXIT_IO, EXIT_UNSUPPORTED, REG_RIP_U64, RUN_EXIT_DETAIL_U32,
+  RUN_EXIT_ERROR_CODE_U32, RUN_EXIT_HAS_ERROR_CODE_U32, RUN_EXIT_REASON_U32, RUN_IO_ADDR_U64, RUN_IO_DATA_U64,
+  RUN_IO_SIZE_U32, RUN_IO_SPACE_U32, RUN_IO_WRITE_U32, SPACE_PIO,
 } from "../assembly/abi/layout";
 
 /** The guest executed HLT (no in-core interrupt controller wakes it yet). RIP is past it. */
@@ -25,13 +25,22 @@ export interface IoExit {
   /** The data written (zero for a read). */
   data: bigint;
 }
-/** The core met an instruction it does not implement; RIP points at it. */
+/**
+ * The core met an instruction it does not implement; RIP points at it. `opcode` is the opcode
+ * byte, 0x0F00 | byte for the two-byte map, or 0x10000 | detail for a protected-mode control
+ * transfer (gate, task switch, privilege change) not modelled yet.
+ */
 export interface UnsupportedInstructionExit { reason: "unsupported-instruction"; opcode: number; rip: number }
+/**
+ * A protected-mode exception or software interrupt the core cannot deliver through the IDT yet.
+ * RIP points at the faulting instruction (for INT n, at the INT).
+ */
+export interface ExceptionExit { reason: "exception"; vector: number; errorCode?: number; rip: number }
 /** Code was fetched from a linear address with no RAM or ROM behind it. */
 export interface FetchFaultExit { reason: "fetch-fault"; address: number }
 
 /** Why `vcpu.run()` returned. */
-export type VcpuExit = HltExit | IoExit | UnsupportedInstructionExit | FetchFaultExit;
+export type VcpuExit = HltExit | IoExit | UnsupportedInstructionExit | FetchFaultExit | ExceptionExit;
 
 /** Decodes the exit stored in the run block of the vCPU block at `block`. */
 export function decodeExit(buffer: ArrayBufferLike, block: number): VcpuExit {
@@ -53,6 +62,11 @@ export function decodeExit(buffer: ArrayBufferLike, block: number): VcpuExit {
       return { reason: "unsupported-instruction", opcode: view.getUint32(RUN_EXIT_DETAIL_U32, true), rip: Number(view.getBigUint64(REG_RIP_U64, true)) };
     case EXIT_FETCH:
       return { reason: "fetch-fault", address: view.getUint32(RUN_EXIT_DETAIL_U32, true) };
+    case EXIT_EXCEPTION: {
+      const exit: ExceptionExit = { reason: "exception", vector: view.getUint32(RUN_EXIT_DETAIL_U32, true), rip: Number(view.getBigUint64(REG_RIP_U64, true)) };
+      if (view.getUint32(RUN_EXIT_HAS_ERROR_CODE_U32, true) !== 0) exit.errorCode = view.getUint32(RUN_EXIT_ERROR_CODE_U32, true);
+      return exit;
+    }
     default:
       throw new Error(`run block holds unknown exit reason ${reason}`);
   }

@@ -11,7 +11,7 @@ import type { UartCommand, UartEvent, UartInit } from "./devices/uart-worker";
 import type { VcpuExit } from "./exits";
 import { HELLO_GUEST } from "./guests/hello";
 import { COM1_PORT, COM1_PORT_COUNT, HELLO_LOAD_GPA, HELLO_RAM_BYTES } from "./pc-board";
-import { REG } from "./registers";
+import { flatProtectedMode } from "./registers";
 import type { SocketEndpoint } from "./socket";
 import type { Vcpu } from "./vcpu";
 import { Vm } from "./vm";
@@ -27,35 +27,6 @@ export interface HelloMachineOptions {
   spawnUart: () => WorkerHandle;
   /** Receives the bytes the guest transmits on COM1, in order. */
   onOutput: (bytes: Uint8Array) => void;
-}
-
-/** Segment attributes (descriptor bits 40-47 in 0-7, 52-55 in 12-15): G and D/B set, 4 GiB flat. */
-const ATTR_FLAT = 0xc000;
-/** Present, ring 0, execute/read code, accessed. */
-const ATTR_CODE = 0x9b;
-/** Present, ring 0, read/write data, accessed. */
-const ATTR_DATA = 0x93;
-const CR0_PE = 0x1;
-
-/**
- * Flat 32-bit protected mode as the Linux 32-bit boot protocol enters a kernel
- * (Documentation/arch/x86/boot.rst, "32-bit Boot Protocol"): CS = 0x10 and DS = ES = SS = 0x18,
- * all 4 GiB flat from base 0, CR0.PE set, paging and interrupts off (EFLAGS stays 2 from reset).
- */
-function flatProtectedMode(entry: number): { tag: number; value: number }[] {
-  const segment = (name: string, selector: number, type: number): { tag: number; value: number }[] => [
-    { tag: REG[`${name}.selector`], value: selector },
-    { tag: REG[`${name}.base`], value: 0 },
-    { tag: REG[`${name}.limit`], value: 0xffffffff },
-    { tag: REG[`${name}.attrs`], value: ATTR_FLAT | type },
-  ];
-  return [
-    ...segment("cs", 0x10, ATTR_CODE),
-    ...["ds", "es", "ss"].flatMap((name) => segment(name, 0x18, ATTR_DATA)),
-    // The reset value (caches off, ET) with protection on.
-    { tag: REG.cr0, value: 0x60000010 | CR0_PE },
-    { tag: REG.rip, value: entry },
-  ];
 }
 
 /**

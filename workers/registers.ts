@@ -4,12 +4,13 @@
  * size, so a batch of (tag, value) pairs describes itself. Tags are ABI: append, never renumber.
  */
 import {
-  REG_CR_U64, REG_GPR_U64, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64,
-  SEG_ATTRS_U16, SEG_BASE_U64, SEG_LIMIT_U32, SEG_SELECTOR_U16, SEG_SIZE,
+  REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
+  REG_IDTR_LIMIT_U32, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64, SEG_ATTRS_U16,
+  SEG_BASE_U64, SEG_LIMIT_U32, SEG_SELECTOR_U16, SEG_SIZE,
 } from "../assembly/abi/layout";
 
 /** Register sets, the high byte of a tag. */
-export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5 } as const;
+export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5, dr: 6, table: 7 } as const;
 
 /** rw: guest and host write it; ro: nobody writes it through the API; guest-ro: host-only writes. */
 export type RegisterAccess = "rw" | "ro" | "guest-ro";
@@ -42,7 +43,7 @@ const row = (name: string, set: number, number: number, bytes: RegisterInfo["byt
   ({ name, tag: makeTag(set, bytes, number), bytes, access, offset });
 
 const GPR_NAMES = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"];
-const SEG_NAMES = ["es", "cs", "ss", "ds", "fs", "gs"];
+const SEG_NAMES = ["es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr"];
 
 /** Every register the accessors know. */
 export const REGISTERS: readonly RegisterInfo[] = [
@@ -60,6 +61,11 @@ export const REGISTERS: readonly RegisterInfo[] = [
   }),
   ...[0, 2, 3, 4].map((n) => row(`cr${n}`, RegisterSet.cr, n, 8, REG_CR_U64 + n * 8)),
   row("instructions", RegisterSet.counter, 0, 8, RUN_INSN_COUNT_U64, "ro"),
+  ...[0, 1, 2, 3, 6, 7].map((n) => row(`dr${n}`, RegisterSet.dr, n, 8, REG_DR_U64 + n * 8)),
+  row("gdtr.base", RegisterSet.table, 0, 8, REG_GDTR_BASE_U64),
+  row("gdtr.limit", RegisterSet.table, 1, 4, REG_GDTR_LIMIT_U32),
+  row("idtr.base", RegisterSet.table, 2, 8, REG_IDTR_BASE_U64),
+  row("idtr.limit", RegisterSet.table, 3, 4, REG_IDTR_LIMIT_U32),
 ];
 
 const BY_TAG = new Map(REGISTERS.map((r) => [r.tag, r]));
@@ -110,26 +116,62 @@ export function writeRegisters(buffer: ArrayBufferLike, block: number, entries: 
   }
 }
 
+/** One segment register's four fields. */
+function segment(name: string, selector: number, base: number, limit: number, attrs: number): RegisterEntry[] {
+  return [
+    { tag: REG[`${name}.selector`], value: BigInt(selector) },
+    { tag: REG[`${name}.base`], value: BigInt(base) },
+    { tag: REG[`${name}.limit`], value: BigInt(limit) },
+    { tag: REG[`${name}.attrs`], value: BigInt(attrs) },
+  ];
+}
+
+/** Segment attributes: present, accessed code (execute/read) and data (read/write). */
+const ATTR_CODE = 0x9b;
+const ATTR_DATA = 0x93;
+/** Granularity (4 KiB) and D/B (32-bit) bits. */
+const ATTR_FLAT = 0xc000;
+
 /**
- * The state of a vCPU after RESET (Intel SDM vol. 3, "Processor State after Reset"): real mode,
- * CS:IP = F000:FFF0 with CS base FFFF0000, data segments at 0 with 64 KiB limits, CR0 = 60000010h,
- * EFLAGS = 2. A direct kernel boot overwrites what it needs.
+ * The state of a vCPU after RESET (Intel SDM vol. 3, 10.1.1 "Processor State after Reset"): real
+ * mode, CS:IP = F000:FFF0 with CS base FFFF0000, data segments at 0 with 64 KiB limits, GDTR and
+ * IDTR at 0 with limit FFFF, LDTR and TR present with limit FFFF, CR0 = 60000010h, EFLAGS = 2,
+ * DR6 = FFFF0FF0h, DR7 = 400h.
  */
 export function resetState(): RegisterEntry[] {
-  const data = SEG_NAMES.flatMap((seg) => [
-    { tag: REG[`${seg}.selector`], value: seg === "cs" ? 0xf000n : 0n },
-    { tag: REG[`${seg}.base`], value: seg === "cs" ? 0xffff0000n : 0n },
-    { tag: REG[`${seg}.limit`], value: 0xffffn },
-    { tag: REG[`${seg}.attrs`], value: seg === "cs" ? 0x9bn : 0x93n },
-  ]);
   return [
     ...GPR_NAMES.map((name) => ({ tag: REG[name], value: 0n })),
     { tag: REG.rip, value: 0xfff0n },
     { tag: REG.rflags, value: 2n },
-    ...data,
+    ...SEG_NAMES.flatMap((seg) =>
+      seg === "cs" ? segment(seg, 0xf000, 0xffff0000, 0xffff, ATTR_CODE)
+        : seg === "ldtr" ? segment(seg, 0, 0, 0xffff, 0x82)
+        : seg === "tr" ? segment(seg, 0, 0, 0xffff, 0x8b)
+        : segment(seg, 0, 0, 0xffff, ATTR_DATA)),
     { tag: REG.cr0, value: 0x60000010n },
     { tag: REG.cr2, value: 0n },
     { tag: REG.cr3, value: 0n },
     { tag: REG.cr4, value: 0n },
+    ...[0, 1, 2, 3].map((n) => ({ tag: REG[`dr${n}`], value: 0n })),
+    { tag: REG.dr6, value: 0xffff0ff0n },
+    { tag: REG.dr7, value: 0x400n },
+    { tag: REG["gdtr.base"], value: 0n },
+    { tag: REG["gdtr.limit"], value: 0xffffn },
+    { tag: REG["idtr.base"], value: 0n },
+    { tag: REG["idtr.limit"], value: 0xffffn },
+  ];
+}
+
+/**
+ * Flat 32-bit protected mode as the Linux 32-bit boot protocol enters a kernel
+ * (Documentation/arch/x86/boot.rst, "32-bit Boot Protocol"): CS = 0x10 and DS = ES = SS = 0x18,
+ * all 4 GiB flat from base 0, CR0.PE set, paging and interrupts off, RIP at `entry`.
+ */
+export function flatProtectedMode(entry: number): RegisterEntry[] {
+  return [
+    ...segment("cs", 0x10, 0, 0xffffffff, ATTR_FLAT | ATTR_CODE),
+    ...["ds", "es", "ss", "fs", "gs"].flatMap((name) => segment(name, 0x18, 0, 0xffffffff, ATTR_FLAT | ATTR_DATA)),
+    { tag: REG.cr0, value: 0x60000011n },
+    { tag: REG.rip, value: BigInt(entry) },
   ];
 }

@@ -42,7 +42,7 @@ export const VMH_SIZE = 4096;
 // ---- vCPU state blocks: MAX_VCPUS blocks of VCPU_BLOCK_SIZE after the header ----
 export const MAX_VCPUS = 32;
 export const VCPU_BLOCK_BASE = VMH_BASE + VMH_SIZE;
-export const VCPU_BLOCK_SIZE = 4096;
+export const VCPU_BLOCK_SIZE = 16384;
 export const VCPU_MAGIC = 0x56435055; // "VCPU"
 export const VCPU_MAGIC_U32 = 0;
 export const VCPU_INDEX_U32 = VCPU_MAGIC_U32 + 4;
@@ -72,7 +72,9 @@ export const RUN_IO_TAG_U32 = RUN_IO_SOCKET_U32 + 4; // region tag from the memo
 export const RUN_IO_POSTED_U32 = RUN_IO_TAG_U32 + 4; // 1 when the region takes posted writes
 export const RUN_EXIT_DETAIL_U32 = RUN_IO_POSTED_U32 + 4; // e.g. the unsupported opcode
 export const RUN_INSN_COUNT_U64 = RUN_EXIT_DETAIL_U32 + 4; // instructions retired, total
-export const RUN_END = RUN_INSN_COUNT_U64 + 8;
+export const RUN_EXIT_ERROR_CODE_U32 = RUN_INSN_COUNT_U64 + 8; // EXIT_EXCEPTION: the error code
+export const RUN_EXIT_HAS_ERROR_CODE_U32 = RUN_EXIT_ERROR_CODE_U32 + 4;
+export const RUN_END = RUN_EXIT_HAS_ERROR_CODE_U32 + 4;
 
 // Architectural registers. GPRs are 64 bits wide so long mode can grow into them.
 export const REGS_BASE = 512;
@@ -80,19 +82,48 @@ export const REG_GPR_U64 = REGS_BASE; // 16 x u64: RAX RCX RDX RBX RSP RBP RSI R
 export const REG_GPR_COUNT = 16;
 export const REG_RIP_U64 = REG_GPR_U64 + REG_GPR_COUNT * 8;
 export const REG_RFLAGS_U64 = REG_RIP_U64 + 8;
-// Segment registers ES CS SS DS FS GS, each {base u64, limit u32, selector u16, attrs u16}; attrs
-// hold descriptor bits 40-47 in 0-7 and 52-55 in 12-15 (so D/B is bit 14), as in a descriptor.
+// Segment registers ES CS SS DS FS GS, then LDTR and TR, each {base u64, limit u32 (the byte
+// limit, granularity applied), selector u16, attrs u16}; attrs hold descriptor bits 40-47 in 0-7
+// and 52-55 in 12-15 (so D/B is bit 14), as in a descriptor.
 export const REG_SEG_BASE = REG_RFLAGS_U64 + 8;
 export const SEG_BASE_U64 = 0;
 export const SEG_LIMIT_U32 = SEG_BASE_U64 + 8;
 export const SEG_SELECTOR_U16 = SEG_LIMIT_U32 + 4;
 export const SEG_ATTRS_U16 = SEG_SELECTOR_U16 + 2;
 export const SEG_SIZE = SEG_ATTRS_U16 + 2;
-export const SEG_COUNT = 6;
+export const SEG_COUNT = 8;
+export const SEG_ES = 0;
+export const SEG_CS = 1;
+export const SEG_SS = 2;
+export const SEG_DS = 3;
+export const SEG_FS = 4;
+export const SEG_GS = 5;
+export const SEG_LDTR = 6;
+export const SEG_TR = 7;
 export const SEG_ATTR_DB = 0x4000;
 export const REG_CR_U64 = REG_SEG_BASE + SEG_COUNT * SEG_SIZE; // CR0..CR4, 5 x u64
 export const REG_CR_COUNT = 5;
-export const REGS_END = REG_CR_U64 + REG_CR_COUNT * 8;
+export const REG_DR_U64 = REG_CR_U64 + REG_CR_COUNT * 8; // DR0..DR7, 8 x u64
+export const REG_DR_COUNT = 8;
+export const REG_GDTR_BASE_U64 = REG_DR_U64 + REG_DR_COUNT * 8;
+export const REG_GDTR_LIMIT_U32 = REG_GDTR_BASE_U64 + 8;
+export const REG_IDTR_BASE_U64 = REG_GDTR_LIMIT_U32 + 8; // (4 bytes of padding before it)
+export const REG_IDTR_LIMIT_U32 = REG_IDTR_BASE_U64 + 8;
+export const REGS_END = REG_IDTR_LIMIT_U32 + 4;
+
+// Software TLB (the core's private cache of linear -> shared-memory translations), direct-mapped
+// by linear page number. A tag is (linear page | 1) when valid for that kind of access. Written
+// and read by the core only; the host never needs it (the core flushes it when the map changes).
+export const TLB_BASE = 8192;
+export const TLB_ENTRIES = 256;
+export const TLB_READ_SUPER_U32 = 0; // tag valid for supervisor reads
+export const TLB_READ_USER_U32 = 4; // tag valid for user reads
+export const TLB_WRITE_SUPER_U32 = 8;
+export const TLB_WRITE_USER_U32 = 12;
+export const TLB_HOST_U32 = 16; // shared-memory address of the page
+export const TLB_GLOBAL_U32 = 20; // non-zero for a global page (kept across CR3 writes)
+export const TLB_ENTRY_SIZE = 32;
+export const TLB_END = TLB_BASE + TLB_ENTRIES * TLB_ENTRY_SIZE;
 
 // Request bits (VCPU_REQUEST_U32)
 export const REQ_RUN = 1;
@@ -117,6 +148,9 @@ export const EXIT_HLT = 3;
 export const EXIT_IO = 4; // an MMIO or port access no socket claims
 export const EXIT_UNSUPPORTED = 5; // an instruction the core does not implement (detail: opcode)
 export const EXIT_FETCH = 6; // code fetch where no RAM or ROM is mapped (detail: address)
+// An exception the core cannot deliver yet (detail: vector; error code fields). Becomes a
+// delivery through the IDT as the core grows.
+export const EXIT_EXCEPTION = 7;
 
 // Address spaces of an I/O access
 export const SPACE_MMIO = 1;

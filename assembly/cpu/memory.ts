@@ -1,0 +1,310 @@
+// Linear and segmented memory access: segment checks (SDM vol. 3, 5.3-5.6), paging with 4 KiB
+// and 4 MiB pages (SDM vol. 3, 4.3: 32-bit paging; accessed and dirty bits set as the hardware
+// does, page-fault error codes, CR2), and the software TLB in front of both. A TLB entry caches
+// the shared-memory address of a RAM page per access kind (supervisor/user, read/write); MMIO,
+// page-crossing and first accesses take the slow path. Faults are recorded in fault.ts and the
+// access returns 0.
+
+import {
+  TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_READ_SUPER_U32, TLB_READ_USER_U32, TLB_WRITE_SUPER_U32,
+  TLB_WRITE_USER_U32, TLB_HOST_U32, TLB_GLOBAL_U32, VMH_BASE, VMH_DIRTY_LOG_U32, SEG_SS, SEG_ATTR_DB,
+} from "../abi/layout";
+import { markDirty, pageHost, readPhys, writePhys } from "../guest-memory";
+import { fetchOutsideRam } from "./exit";
+import { faulted, GP, PF_, raiseCode, SS_ } from "./fault";
+import {
+  cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, segAttrs, segBase, segLimit, segSelector, setCr,
+} from "./state";
+
+const ACCESS_READ = 0;
+const ACCESS_WRITE = 1;
+const ACCESS_FETCH = 2;
+
+const PTE_P: u32 = 1;
+const PTE_RW: u32 = 2;
+const PTE_US: u32 = 4;
+const PTE_A: u32 = 0x20;
+const PTE_D: u32 = 0x40;
+const PTE_PS: u32 = 0x80;
+const PTE_G: u32 = 0x100;
+
+/** 4 when the CPU runs at CPL 3 (user TLB tags sit 4 bytes after supervisor ones), else 0. */
+let userOffset: usize = 0;
+
+/** Re-derives the privilege the TLB checks against; call after CS or CR0 changes. */
+export function updatePrivilege(): void {
+  const user = (cr(0) & CR0_PE) != 0 && (segSelector(1) & 3) == 3;
+  userOffset = user ? 4 : 0;
+}
+
+// @ts-ignore: decorator
+@inline function tlbEntry(linear: u32): usize {
+  return cpu + TLB_BASE + <usize>((linear >> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_SIZE;
+}
+
+/** Drops every TLB entry, or only the non-global ones. */
+export function flushTlb(keepGlobal: bool): void {
+  for (let i = 0; i < TLB_ENTRIES; i++) {
+    const e = cpu + TLB_BASE + <usize>i * TLB_ENTRY_SIZE;
+    if (keepGlobal && load<u32>(e + TLB_GLOBAL_U32) != 0) continue;
+    store<u64>(e + TLB_READ_SUPER_U32, 0);
+    store<u64>(e + TLB_WRITE_SUPER_U32, 0);
+  }
+}
+
+/** INVLPG: drops the entry for one linear page. */
+export function flushTlbPage(linear: u32): void {
+  const e = tlbEntry(linear);
+  store<u64>(e + TLB_READ_SUPER_U32, 0);
+  store<u64>(e + TLB_WRITE_SUPER_U32, 0);
+}
+
+// ---- Paging ----
+
+/** Effective U/S, R/W and G bits of the last successful translate(). */
+let walkFlags: u32 = 0;
+
+function pageFault(linear: u32, access: i32, user: bool, present: bool): void {
+  setCr(2, linear);
+  let code: u32 = present ? 1 : 0;
+  if (access == ACCESS_WRITE) code |= 2;
+  if (user) code |= 4;
+  raiseCode(PF_, code);
+}
+
+/** Sets accessed (and dirty) bits in a paging entry, atomically where it lives in RAM. */
+function markEntry(addr: u32, entry: u32, bits: u32): void {
+  if ((entry & bits) == bits) return;
+  const host = pageHost(cpu, <u64>addr, true);
+  if (host != 0) atomic.or<u32>(host + <usize>(addr & 0xfff), bits);
+  else writePhys(cpu, <u64>addr, 4, <u64>(entry | bits));
+}
+
+/**
+ * Translates a linear address for one access; returns the physical address, or raises #PF and
+ * returns 0. `walkFlags` then holds the effective U/S, R/W and G bits of the mapping.
+ */
+function translate(linear: u32, access: i32, user: bool): u32 {
+  if ((cr(0) & CR0_PG) == 0) {
+    walkFlags = PTE_US | PTE_RW;
+    return linear;
+  }
+  const write = access == ACCESS_WRITE;
+  const pdeAddr = (cr(3) & 0xfffff000) | ((linear >> 20) & 0xffc);
+  const pde = <u32>readPhys(cpu, <u64>pdeAddr, 4);
+  if ((pde & PTE_P) == 0) {
+    pageFault(linear, access, user, false);
+    return 0;
+  }
+  let flagsEff: u32;
+  let phys: u32;
+  if ((pde & PTE_PS) != 0 && (cr(4) & CR4_PSE) != 0) {
+    flagsEff = pde;
+    if (!allowed(flagsEff, write, user)) {
+      pageFault(linear, access, user, true);
+      return 0;
+    }
+    markEntry(pdeAddr, pde, write ? PTE_A | PTE_D : PTE_A);
+    phys = (pde & 0xffc00000) | (linear & 0x3fffff);
+  } else {
+    const pteAddr = (pde & 0xfffff000) | ((linear >> 10) & 0xffc);
+    const pte = <u32>readPhys(cpu, <u64>pteAddr, 4);
+    if ((pte & PTE_P) == 0) {
+      pageFault(linear, access, user, false);
+      return 0;
+    }
+    flagsEff = (pte & ~(PTE_US | PTE_RW)) | (pde & pte & (PTE_US | PTE_RW));
+    if (!allowed(flagsEff, write, user)) {
+      pageFault(linear, access, user, true);
+      return 0;
+    }
+    markEntry(pdeAddr, pde, PTE_A);
+    markEntry(pteAddr, pte, write ? PTE_A | PTE_D : PTE_A);
+    phys = (pte & 0xfffff000) | (linear & 0xfff);
+  }
+  walkFlags = flagsEff & ((cr(4) & CR4_PGE) != 0 ? PTE_US | PTE_RW | PTE_G : PTE_US | PTE_RW);
+  return phys;
+}
+
+/** Page-level protection (SDM vol. 3, 4.6): user needs U/S; writes need R/W unless supervisor without CR0.WP. */
+function allowed(flagsEff: u32, write: bool, user: bool): bool {
+  if (user && (flagsEff & PTE_US) == 0) return false;
+  if (write && (flagsEff & PTE_RW) == 0 && (user || (cr(0) & CR0_WP) != 0)) return false;
+  return true;
+}
+
+/** Fills the TLB entry for `linear` after a successful translation to `phys`. */
+function fillTlb(linear: u32, phys: u32, write: bool): void {
+  const host = pageHost(cpu, <u64>phys, false);
+  if (host == 0) return;
+  const e = tlbEntry(linear);
+  const tag = (linear & 0xfffff000) | 1;
+  store<u64>(e + TLB_READ_SUPER_U32, 0);
+  store<u64>(e + TLB_WRITE_SUPER_U32, 0);
+  store<u32>(e + TLB_HOST_U32, <u32>host);
+  store<u32>(e + TLB_GLOBAL_U32, walkFlags & PTE_G);
+  store<u32>(e + TLB_READ_SUPER_U32, tag);
+  if ((walkFlags & PTE_US) != 0) store<u32>(e + TLB_READ_USER_U32, tag);
+  // Write tags only after a write (which set the dirty bit) to a page that is RAM, not ROM.
+  if (write && pageHost(cpu, <u64>phys, true) != 0) {
+    if ((walkFlags & PTE_RW) != 0 || (cr(0) & CR0_WP) == 0) store<u32>(e + TLB_WRITE_SUPER_U32, tag);
+    if ((walkFlags & (PTE_US | PTE_RW)) == (PTE_US | PTE_RW)) store<u32>(e + TLB_WRITE_USER_U32, tag);
+  }
+}
+
+// ---- Linear accesses ----
+
+function readSlow(linear: u32, size: i32, access: i32): u32 {
+  if ((linear & 0xfff) + <u32>size > 0x1000) {
+    // Crossing a page: byte by byte, each page translated (and possibly faulting) on its own.
+    let value: u32 = 0;
+    for (let i = 0; i < size; i++) {
+      value |= readSlow(linear + <u32>i, 1, access) << (<u32>i << 3);
+      if (faulted()) return 0;
+    }
+    return value;
+  }
+  const phys = translate(linear, access, userOffset != 0);
+  if (faulted()) return 0;
+  if (access == ACCESS_FETCH && pageHost(cpu, <u64>phys, false) == 0) {
+    fetchOutsideRam(linear);
+    return 0;
+  }
+  fillTlb(linear, phys, false);
+  return <u32>readPhys(cpu, <u64>phys, size);
+}
+
+function writeSlow(linear: u32, size: i32, value: u32): void {
+  const last = linear + <u32>size - 1;
+  if ((linear ^ last) & 0xfffff000) {
+    // Both pages must be writable before any byte is written: probe the second one first.
+    translate(last, ACCESS_WRITE, userOffset != 0);
+    if (faulted()) return;
+    for (let i = 0; i < size; i++) {
+      writeSlow(linear + <u32>i, 1, value >> (<u32>i << 3));
+      if (faulted()) return;
+    }
+    return;
+  }
+  const phys = translate(linear, ACCESS_WRITE, userOffset != 0);
+  if (faulted()) return;
+  fillTlb(linear, phys, true);
+  writePhys(cpu, <u64>phys, size, <u64>value);
+}
+
+/** Reads 1, 2 or 4 bytes at a linear address. */
+export function readLinear(linear: u32, size: i32): u32 {
+  if ((linear & 0xfff) <= <u32>(0x1000 - size)) {
+    const e = tlbEntry(linear);
+    if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) == ((linear & 0xfffff000) | 1)) {
+      const host = <usize>load<u32>(e + TLB_HOST_U32) + <usize>(linear & 0xfff);
+      return size == 4 ? load<u32>(host) : size == 2 ? <u32>load<u16>(host) : <u32>load<u8>(host);
+    }
+  }
+  return readSlow(linear, size, ACCESS_READ);
+}
+
+/** Writes 1, 2 or 4 bytes at a linear address. */
+export function writeLinear(linear: u32, size: i32, value: u32): void {
+  if ((linear & 0xfff) <= <u32>(0x1000 - size)) {
+    const e = tlbEntry(linear);
+    if (load<u32>(e + TLB_WRITE_SUPER_U32 + userOffset) == ((linear & 0xfffff000) | 1)) {
+      const host = <usize>load<u32>(e + TLB_HOST_U32) + <usize>(linear & 0xfff);
+      if (size == 4) store<u32>(host, value);
+      else if (size == 2) store<u16>(host, <u16>value);
+      else store<u8>(host, <u8>value);
+      if (load<u32>(VMH_BASE + VMH_DIRTY_LOG_U32) != 0) markDirty(host, size);
+      return;
+    }
+  }
+  writeSlow(linear, size, value);
+}
+
+/**
+ * Shared-memory address of an aligned operand at `linear` for a locked read-modify-write, or 0
+ * when it is not plain RAM (MMIO, misaligned): the caller then reads and writes it normally.
+ * Raises the write access's faults.
+ */
+export function lockedHost(linear: u32, size: i32): usize {
+  if ((linear & <u32>(size - 1)) != 0) return 0;
+  const phys = translate(linear, ACCESS_WRITE, userOffset != 0);
+  if (faulted()) return 0;
+  const page = pageHost(cpu, <u64>phys, true);
+  if (page == 0) return 0;
+  const host = page + <usize>(phys & 0xfff);
+  if (load<u32>(VMH_BASE + VMH_DIRTY_LOG_U32) != 0) markDirty(host, size);
+  return host;
+}
+
+/** Reads code bytes at a linear address (instruction fetch). */
+export function fetchLinear(linear: u32, size: i32): u32 {
+  if ((linear & 0xfff) <= <u32>(0x1000 - size)) {
+    const e = tlbEntry(linear);
+    if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) == ((linear & 0xfffff000) | 1)) {
+      const host = <usize>load<u32>(e + TLB_HOST_U32) + <usize>(linear & 0xfff);
+      return size == 4 ? load<u32>(host) : size == 2 ? <u32>load<u16>(host) : <u32>load<u8>(host);
+    }
+  }
+  return readSlow(linear, size, ACCESS_FETCH);
+}
+
+// ---- Segmented accesses ----
+
+/**
+ * Checks an access of `size` bytes at `offset` in segment `seg` (limit, presence, type) and
+ * returns the linear address; raises #GP(0) or #SS(0) on a violation.
+ */
+export function linearAddress(seg: i32, offset: u32, size: i32, write: bool): u32 {
+  const attrs = segAttrs(seg);
+  if ((cr(0) & CR0_PE) != 0) {
+    // A null or unusable segment (attrs 0), writes to code or read-only data, reads of execute-only code.
+    const type = attrs & 0xf;
+    const bad = (attrs & 0x80) == 0 || (write ? (type & 0xa) != 2 : (type & 0xa) == 8);
+    if (bad) {
+      raiseCode(seg == SEG_SS ? SS_ : GP, 0);
+      return 0;
+    }
+  }
+  const limit = segLimit(seg);
+  const last = offset + <u32>size - 1;
+  let inside: bool;
+  if ((attrs & 0xc) == 0x4) {
+    // Expand-down data segment: valid offsets lie above the limit.
+    const top: u32 = (attrs & SEG_ATTR_DB) != 0 ? 0xffffffff : 0xffff;
+    inside = offset > limit && last <= top && last >= offset;
+  } else {
+    inside = last <= limit && last >= offset;
+  }
+  if (!inside) {
+    raiseCode(seg == SEG_SS ? SS_ : GP, 0);
+    return 0;
+  }
+  return segBase(seg) + offset;
+}
+
+export function readSeg(seg: i32, offset: u32, size: i32): u32 {
+  const linear = linearAddress(seg, offset, size, false);
+  return faulted() ? 0 : readLinear(linear, size);
+}
+
+export function writeSeg(seg: i32, offset: u32, size: i32, value: u32): void {
+  const linear = linearAddress(seg, offset, size, true);
+  if (!faulted()) writeLinear(linear, size, value);
+}
+
+/** A supervisor read of a system structure (descriptor tables, the TSS), whatever the CPL. */
+export function readSystem(linear: u32, size: i32): u32 {
+  const saved = userOffset;
+  userOffset = 0;
+  const value = readLinear(linear, size);
+  userOffset = saved;
+  return value;
+}
+
+/** A supervisor write of a system structure (a descriptor's accessed bit). */
+export function writeSystem(linear: u32, size: i32, value: u32): void {
+  const saved = userOffset;
+  userOffset = 0;
+  writeLinear(linear, size, value);
+  userOffset = saved;
+}

@@ -1,0 +1,397 @@
+// The two-byte (0F) opcode map (SDM vol. 2, appendix A, table A-3): bit operations, MOVZX and
+// MOVSX, conditional moves and sets, near conditional jumps, SHLD/SHRD, CMPXCHG, XADD, BSWAP,
+// and the system instructions the core models so far. Others stop the vCPU with
+// EXIT_UNSUPPORTED (detail 0x0F00 | opcode).
+
+import {
+  REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32, SEG_FS, SEG_GS, SEG_SS,
+} from "../abi/layout";
+import { alu, ALU_CMP, bitScan, doubleShift, imul, maskOf } from "./alu";
+import {
+  eaOffset, eaSeg, imm, lockedOperand, lockPrefix, modrmMod, modrmReg, modrmRm, opSize, readE, readG, relative,
+  writeE, writeG,
+} from "./decode";
+import { unsupported } from "./exit";
+import { faulted, GP, raise, raiseCode, UD } from "./fault";
+import { condition, getFlags, setArith } from "./flags";
+import { casAt, loadFarPointer } from "./interp";
+import { flushTlb, flushTlbPage, readSeg, updatePrivilege, writeSeg } from "./memory";
+import { loadSegment } from "./segments";
+import { pop, push } from "./stack";
+import {
+  CF, cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, eip, getReg, reg32, segBase, segSelector, setCr,
+  setEip, setReg, setReg32, ZF,
+} from "./state";
+
+const EAX = 0;
+const ECX = 1;
+const EDX = 2;
+const EBX = 3;
+
+/** System instructions that need CPL 0 raise #GP(0) otherwise. */
+function privileged(): bool {
+  if (cpl() != 0) {
+    raiseCode(GP, 0);
+    return false;
+  }
+  return true;
+}
+
+function noLock(): bool {
+  if (lockPrefix) {
+    raise(UD);
+    return false;
+  }
+  return true;
+}
+
+/** Executes 0F `op`, whose operands decodeOperands() has read. */
+export function twoByte(op: u32): void {
+  if (lockPrefix && !lockable(op)) {
+    raise(UD);
+    return;
+  }
+  switch (op) {
+    case 0x01: group7(); break;
+    case 0x06: if (privileged()) setCr(0, cr(0) & ~8); break; // CLTS
+    case 0x08: case 0x09: privileged(); break; // INVD, WBINVD: no caches to write back
+    case 0x0b: raise(UD); break; // UD2
+    case 0x0d: case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
+      break; // prefetch hints and multi-byte NOP: the operand is decoded, never accessed
+    case 0x20: case 0x22: moveControlRegister(op == 0x22); break;
+    case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+    case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: {
+      // CMOVcc: the source is read (and may fault) whatever the condition.
+      const value = readE(opSize);
+      if (!faulted() && condition(<i32>(op & 15))) writeG(opSize, value);
+      break;
+    }
+    case 0x80: case 0x81: case 0x82: case 0x83: case 0x84: case 0x85: case 0x86: case 0x87:
+    case 0x88: case 0x89: case 0x8a: case 0x8b: case 0x8c: case 0x8d: case 0x8e: case 0x8f: {
+      if (!condition(<i32>(op & 15))) break;
+      const target = eip + relative();
+      setEip(opSize == 4 ? target : target & 0xffff);
+      break;
+    }
+    case 0x90: case 0x91: case 0x92: case 0x93: case 0x94: case 0x95: case 0x96: case 0x97:
+    case 0x98: case 0x99: case 0x9a: case 0x9b: case 0x9c: case 0x9d: case 0x9e: case 0x9f:
+      writeE(1, condition(<i32>(op & 15)) ? 1 : 0);
+      break;
+    case 0xa0: push(segSelector(SEG_FS), opSize); break;
+    case 0xa1: popSegment(SEG_FS); break;
+    case 0xa2: cpuid(); break;
+    case 0xa3: bitTest(0, false); break;
+    case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD/SHRD Ev,Gv,Ib/CL
+      const count = (op & 1) != 0 ? getReg(ECX, 1) : imm;
+      const dst = readE(opSize);
+      if (faulted()) break;
+      writeE(opSize, doubleShift(op < 0xa8, dst, readG(opSize), count & 31, opSize));
+      break;
+    }
+    case 0xa8: push(segSelector(SEG_GS), opSize); break;
+    case 0xa9: popSegment(SEG_GS); break;
+    case 0xab: bitTest(1, false); break;
+    case 0xaf: { // IMUL Gv,Ev
+          const src = readE(opSize);
+      if (!faulted()) writeG(opSize, <u32>imul(readG(opSize), src, opSize));
+      break;
+    }
+    case 0xb0: case 0xb1: compareExchange(op == 0xb0 ? 1 : opSize); break;
+    case 0xb2: loadFarPointer(SEG_SS); break;
+    case 0xb3: bitTest(2, false); break;
+    case 0xb4: loadFarPointer(SEG_FS); break;
+    case 0xb5: loadFarPointer(SEG_GS); break;
+    case 0xb6: case 0xb7: case 0xbe: case 0xbf: { // MOVZX / MOVSX
+      const size = (op & 1) != 0 ? 2 : 1;
+          const value = readE(size);
+      if (faulted()) break;
+      const extended = op < 0xb8 ? value : size == 1 ? <u32><i32><i8>value : <u32><i32><i16>value;
+      writeG(opSize, extended);
+      break;
+    }
+    case 0xba: bitTest(-1, true); break;
+    case 0xbb: bitTest(3, false); break;
+    case 0xbc: case 0xbd: { // BSF / BSR
+          const src = readE(opSize);
+      if (!faulted()) writeG(opSize, bitScan(op == 0xbc, src, readG(opSize), opSize));
+      break;
+    }
+    case 0xc0: case 0xc1: exchangeAdd(op == 0xc0 ? 1 : opSize); break;
+    case 0xc7: compareExchange8(); break;
+    case 0xc8: case 0xc9: case 0xca: case 0xcb: case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+      const r = <i32>(op & 7);
+      if (opSize == 4) setReg32(r, bswap<u32>(reg32(r)));
+      else setReg(r, 2, 0); // BSWAP of a 16-bit register: undefined; zero, as Intel and AMD parts give
+      break;
+    }
+    default:
+      unsupported(0x0f00 | op);
+  }
+}
+
+/** 0F opcodes that accept LOCK (with a memory destination, checked by each). */
+function lockable(op: u32): bool {
+  return op == 0xab || op == 0xb3 || op == 0xbb || op == 0xba || op == 0xb0 || op == 0xb1 || op == 0xc0 || op == 0xc1 || op == 0xc7;
+}
+
+function popSegment(seg: i32): void {
+  const selector = pop(opSize);
+  if (!faulted()) loadSegment(seg, selector & 0xffff);
+}
+
+/**
+ * BT (0) BTS (1) BTR (2) BTC (3) with a register bit offset, or group 8 (kind -1, the operation
+ * from ModRM reg 4-7, an immediate offset). A register offset reaches beyond a memory operand:
+ * the address moves by whole operands (SDM "BT").
+ */
+function bitTest(kind: i32, immediate: bool): void {
+  let offset: u32;
+  if (immediate) {
+    if (modrmReg < 4) {
+      raise(UD);
+      return;
+    }
+    kind = modrmReg - 4;
+    offset = imm;
+  } else {
+    offset = readG(opSize);
+  }
+  if (faulted()) return;
+  if (lockPrefix && (kind == 0 || modrmMod == 3)) {
+    raise(UD);
+    return;
+  }
+  const bits = <u32>(opSize << 3);
+  let delta: u32 = 0;
+  if (!immediate && modrmMod != 3) {
+    const signed = opSize == 2 ? <i32><i16>offset : <i32>offset;
+    delta = <u32>((signed >> (opSize == 2 ? 4 : 5)) * opSize);
+  }
+  const bit = offset & (bits - 1);
+  const mask: u32 = 1 << bit;
+  const host: usize = kind == 0 ? 0 : lockedOperand(opSize);
+  if (faulted()) return;
+  for (;;) {
+    const value = host != 0 ? (opSize == 4 ? atomic.load<u32>(host) : <u32>atomic.load<u16>(host))
+      : modrmMod == 3 ? getReg(modrmRm, opSize) : readSeg(eaSeg, eaOffset + delta, opSize);
+    if (faulted()) return;
+    // CF takes the bit; ZF is kept, OF SF AF PF are undefined (kept here).
+    setArith((getFlags() & ~CF) | ((value & mask) != 0 ? CF : 0));
+    if (kind == 0) return;
+    const result = kind == 1 ? value | mask : kind == 2 ? value & ~mask : value ^ mask;
+    if (host != 0) {
+      if (casAt(host, opSize, value, result)) return;
+      continue;
+    }
+    if (modrmMod == 3) setReg(modrmRm, opSize, result);
+    else writeSeg(eaSeg, eaOffset + delta, opSize, result);
+    return;
+  }
+}
+
+/** CMPXCHG Eb/Ev,Gb/Gv: compares the accumulator with the destination (always written). */
+function compareExchange(size: i32): void {
+  if (lockPrefix && modrmMod == 3) {
+    raise(UD);
+    return;
+  }
+  const host = lockedOperand(size);
+  if (faulted()) return;
+  const accumulator = getReg(EAX, size);
+  const replacement = readG(size);
+  if (host != 0) {
+    const m = maskOf(size);
+    const old = size == 4 ? atomic.cmpxchg<u32>(host, accumulator, replacement)
+      : size == 2 ? <u32>atomic.cmpxchg<u16>(host, <u16>accumulator, <u16>replacement)
+      : <u32>atomic.cmpxchg<u8>(host, <u8>accumulator, <u8>replacement);
+    alu(ALU_CMP, accumulator, old & m, size);
+    if ((old & m) != (accumulator & m)) setReg(EAX, size, old);
+    return;
+  }
+  const dst = readE(size);
+  if (faulted()) return;
+  alu(ALU_CMP, accumulator, dst, size);
+  if (dst == (accumulator & maskOf(size))) {
+    writeE(size, replacement);
+  } else {
+    writeE(size, dst); // the processor writes the destination back either way
+    if (!faulted()) setReg(EAX, size, dst);
+  }
+}
+
+/** XADD Eb/Ev,Gb/Gv. */
+function exchangeAdd(size: i32): void {
+  if (lockPrefix && modrmMod == 3) {
+    raise(UD);
+    return;
+  }
+  const host = lockedOperand(size);
+  if (faulted()) return;
+  const src = readG(size);
+  for (;;) {
+    const dst = host != 0 ? (size == 4 ? atomic.load<u32>(host) : size == 2 ? <u32>atomic.load<u16>(host) : <u32>atomic.load<u8>(host)) : readE(size);
+    if (faulted()) return;
+    const sum = alu(0, dst, src, size);
+    if (host != 0) {
+      if (!casAt(host, size, dst, sum)) continue;
+      writeG(size, dst);
+      return;
+    }
+    writeE(size, sum);
+    if (!faulted()) writeG(size, dst);
+    return;
+  }
+}
+
+/** 0F C7 /1: CMPXCHG8B m64 (EDX:EAX with the operand; ECX:EBX stored when equal). */
+function compareExchange8(): void {
+  if (modrmReg != 1 || modrmMod == 3) {
+    raise(UD);
+    return;
+  }
+  const expected = (<u64>reg32(EDX) << 32) | <u64>reg32(EAX);
+  const replacement = (<u64>reg32(ECX) << 32) | <u64>reg32(EBX);
+  const host = lockedOperand(4);
+  if (faulted()) return;
+  let old: u64;
+  if (host != 0 && (eaOffset & 7) == 0) {
+    old = atomic.cmpxchg<u64>(host, expected, replacement);
+  } else {
+    const lo = readSeg(eaSeg, eaOffset, 4);
+    const hi = readSeg(eaSeg, eaOffset + 4, 4);
+    if (faulted()) return;
+    old = (<u64>hi << 32) | <u64>lo;
+    const stored = old == expected ? replacement : old;
+    writeSeg(eaSeg, eaOffset, 4, <u32>stored);
+    writeSeg(eaSeg, eaOffset + 4, 4, <u32>(stored >> 32));
+    if (faulted()) return;
+  }
+  if (old == expected) {
+    setArith(getFlags() | ZF);
+  } else {
+    setArith(getFlags() & ~ZF);
+    setReg32(EAX, <u32>old);
+    setReg32(EDX, <u32>(old >> 32));
+  }
+}
+
+/** 0F 01: SGDT SIDT LGDT LIDT SMSW LMSW INVLPG. */
+function group7(): void {
+  const memory = modrmMod != 3;
+  switch (modrmReg) {
+    case 0: case 1: { // SGDT / SIDT: limit, then a 32-bit base (24 bits with a 16-bit operand size)
+      if (!memory) {
+        raise(UD);
+        return;
+      }
+      const base = <u32>load<u64>(cpu + (modrmReg == 0 ? REG_GDTR_BASE_U64 : REG_IDTR_BASE_U64));
+      const limit = load<u32>(cpu + (modrmReg == 0 ? REG_GDTR_LIMIT_U32 : REG_IDTR_LIMIT_U32));
+      writeSeg(eaSeg, eaOffset, 2, limit);
+      writeSeg(eaSeg, eaOffset + 2, 4, opSize == 2 ? base & 0xffffff : base);
+      return;
+    }
+    case 2: case 3: { // LGDT / LIDT
+      if (!memory) {
+        raise(UD);
+        return;
+      }
+      if (!privileged()) return;
+      const limit = readSeg(eaSeg, eaOffset, 2);
+      const base = readSeg(eaSeg, eaOffset + 2, 4);
+      if (faulted()) return;
+      store<u64>(cpu + (modrmReg == 2 ? REG_GDTR_BASE_U64 : REG_IDTR_BASE_U64), <u64>(opSize == 2 ? base & 0xffffff : base));
+      store<u32>(cpu + (modrmReg == 2 ? REG_GDTR_LIMIT_U32 : REG_IDTR_LIMIT_U32), limit);
+      return;
+    }
+    case 4: // SMSW: the low bits of CR0 (all of them into a 32-bit register)
+      writeE(memory ? 2 : opSize, cr(0));
+      return;
+    case 6: { // LMSW: sets PE MP EM TS; cannot clear PE
+      if (!privileged()) return;
+      const value = readE(2);
+      if (faulted()) return;
+      writeCr0((cr(0) & ~0xe) | (value & 0xf) | (cr(0) & CR0_PE));
+      return;
+    }
+    case 7: // INVLPG
+      if (!memory) {
+        raise(UD);
+        return;
+      }
+      if (privileged()) flushTlbPage(segBase(eaSeg) + eaOffset);
+      return;
+    default:
+      unsupported(0x0f01);
+  }
+}
+
+/** Writes CR0, flushing the TLB when paging or write protection changes. */
+function writeCr0(value: u32): void {
+  const old = cr(0);
+  setCr(0, value | 0x10); // ET is hardwired to 1
+  if (((old ^ value) & (CR0_PG | CR0_PE | CR0_WP)) != 0) flushTlb(false);
+  updatePrivilege();
+}
+
+/** MOV r32,CRn (0F 20) and MOV CRn,r32 (0F 22). The ModRM mod field is ignored. */
+function moveControlRegister(toCr: bool): void {
+  if (!noLock() || !privileged()) return;
+  const n = modrmReg;
+  if (n == 1 || n > 4) {
+    raise(UD);
+    return;
+  }
+  if (!toCr) {
+    setReg32(modrmRm, cr(n));
+    return;
+  }
+  const value = reg32(modrmRm);
+  switch (n) {
+    case 0:
+      if ((value & CR0_PG) != 0 && (value & CR0_PE) == 0) {
+        raiseCode(GP, 0);
+        return;
+      }
+      writeCr0(value);
+      break;
+    case 3:
+      setCr(3, value);
+      flushTlb(true);
+      break;
+    case 4: {
+      const old = cr(4);
+      setCr(4, value);
+      if (((old ^ value) & (CR4_PGE | CR4_PSE)) != 0) flushTlb(false);
+      break;
+    }
+    default:
+      setCr(n, value);
+  }
+}
+
+/**
+ * CPUID (SDM vol. 2, "CPUID"): leaf 0 gives the highest leaf and the vendor string, leaf 1 the
+ * family/model/stepping and the features this core implements and the differential suite
+ * checks (PSE, CX8, PGE, CMOV). Other leaves read as zero.
+ */
+function cpuid(): void {
+  const leaf = reg32(EAX);
+  let a: u32 = 0;
+  let b: u32 = 0;
+  let c: u32 = 0;
+  let d: u32 = 0;
+  if (leaf == 0) {
+    a = 1;
+    // "WebVMx86Core": an honest vendor string, in EBX, EDX, ECX order.
+    b = 0x56626557; // "WebV"
+    d = 0x3638784d; // "Mx86"
+    c = 0x65726f43; // "Core"
+  } else if (leaf == 1) {
+    a = 0x0633; // family 6, model 3, stepping 3 (a P6-class part)
+    d = (1 << 3) | (1 << 8) | (1 << 13) | (1 << 15); // PSE CX8 PGE CMOV
+  }
+  setReg32(EAX, a);
+  setReg32(EBX, b);
+  setReg32(ECX, c);
+  setReg32(EDX, d);
+}
