@@ -30,9 +30,11 @@ test("VM header fields are aligned and inside the header", () => {
 test("vCPU block fields (control, run block, registers) are aligned and disjoint", () => {
   const block = [...fields("VCPU_"), ...fields("RUN_"), ...fields("REG_").filter(([n]) => n !== "REG_GPR_U64" && n !== "REG_CR_U64")];
   block.push(["REG_GPR_U64", L.REG_GPR_U64, L.REG_GPR_COUNT * 8], ["REG_CR_U64", L.REG_CR_U64, L.REG_CR_COUNT * 8]);
-  block.push(["segments", L.REG_SEG_BASE, L.SEG_COUNT * L.SEG_SIZE]);
-  assertNoOverlap(block, L.VCPU_BLOCK_SIZE);
-  assert.ok(L.RUN_END <= L.REGS_BASE && L.REGS_END <= L.VCPU_BLOCK_SIZE);
+  block.push(["segments", L.REG_SEG_BASE, L.SEG_COUNT * L.SEG_SIZE], ["debug registers", L.REG_DR_U64, L.REG_DR_COUNT * 8]);
+  block.push(...fields("FPU_").filter(([n]) => !n.startsWith("FPU_REG_")), ["x87 registers", L.FPU_REG_BASE, L.FPU_REG_COUNT * L.FPU_REG_SIZE]);
+  block.push(["TLB", L.TLB_BASE, L.TLB_ENTRIES * L.TLB_ENTRY_SIZE]);
+  assertNoOverlap(block.filter(([n]) => n !== "REG_DR_U64"), L.VCPU_BLOCK_SIZE);
+  assert.ok(L.RUN_END <= L.REGS_BASE && L.REGS_END <= L.FPU_BASE && L.FPU_END <= L.TLB_BASE && L.TLB_END <= L.VCPU_BLOCK_SIZE);
   // Words two parties poll sit on cache lines of their own.
   const polled = [L.VCPU_REQUEST_U32, L.VCPU_STATE_U32, L.VCPU_MAP_GEN_U32];
   assert.equal(new Set(polled.map((o) => Math.floor(o / L.CACHE_LINE))).size, polled.length);

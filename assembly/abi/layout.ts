@@ -111,6 +111,25 @@ export const REG_IDTR_BASE_U64 = REG_GDTR_LIMIT_U32 + 8; // (4 bytes of padding 
 export const REG_IDTR_LIMIT_U32 = REG_IDTR_BASE_U64 + 8;
 export const REGS_END = REG_IDTR_LIMIT_U32 + 4;
 
+// x87 FPU state (SDM vol. 1, chapter 8). The eight data registers are stored by physical number
+// (R0-R7, not ST(i)), each as a 64-bit significand with explicit integer bit and a 16-bit
+// sign+exponent word, as in memory's 80-bit format, padded to 16 bytes.
+export const FPU_BASE = 1024;
+export const FPU_REG_BASE = FPU_BASE; // R0..R7
+export const FPU_REG_SIGNIFICAND_U64 = 0;
+export const FPU_REG_SIGN_EXP_U16 = 8;
+export const FPU_REG_SIZE = 16;
+export const FPU_REG_COUNT = 8;
+export const FPU_CW_U16 = FPU_REG_BASE + FPU_REG_COUNT * FPU_REG_SIZE; // control word
+export const FPU_SW_U16 = FPU_CW_U16 + 2; // status word, TOP in bits 11-13
+export const FPU_TW_U16 = FPU_SW_U16 + 2; // full tag word, two bits per physical register
+export const FPU_FOP_U16 = FPU_TW_U16 + 2; // last opcode (11 bits)
+export const FPU_FIP_U32 = FPU_FOP_U16 + 2; // last instruction offset
+export const FPU_FCS_U16 = FPU_FIP_U32 + 4; // last instruction selector
+export const FPU_FDS_U16 = FPU_FCS_U16 + 2; // last data selector
+export const FPU_FDP_U32 = FPU_FDS_U16 + 2; // last data offset
+export const FPU_END = FPU_FDP_U32 + 4;
+
 // Software TLB (the core's private cache of linear -> shared-memory translations), direct-mapped
 // by linear page number. A tag is (linear page | 1) when valid for that kind of access. Written
 // and read by the core only; the host never needs it (the core flushes it when the map changes).
