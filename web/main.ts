@@ -57,7 +57,9 @@ function describeExit(exit: VcpuExit): string {
     case "fetch-fault":
       return `Guest fetched code from unmapped address ${hex(exit.address)}.`;
     case "exception":
-      return `Guest raised exception ${exit.vector} at ${hex(exit.rip)}, which this core cannot deliver yet.`;
+      return `Guest raised exception ${exit.vector} at ${hex(exit.rip)}.`;
+    case "shutdown":
+      return "Guest triple-faulted: the processor shut down.";
   }
 }
 

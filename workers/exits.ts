@@ -4,7 +4,7 @@
  * appear here.
  */
 import {
-  EXIT_EXCEPTION, EXIT_FETCH, EXIT_HLT, EXIT_IO, EXIT_UNSUPPORTED, REG_RIP_U64, RUN_EXIT_DETAIL_U32,
+  EXIT_EXCEPTION, EXIT_FETCH, EXIT_HLT, EXIT_IO, EXIT_SHUTDOWN, EXIT_UNSUPPORTED, REG_RIP_U64, RUN_EXIT_DETAIL_U32,
   RUN_EXIT_ERROR_CODE_U32, RUN_EXIT_HAS_ERROR_CODE_U32, RUN_EXIT_REASON_U32, RUN_IO_ADDR_U64, RUN_IO_DATA_U64,
   RUN_IO_SIZE_U32, RUN_IO_SPACE_U32, RUN_IO_WRITE_U32, SPACE_PIO,
 } from "../assembly/abi/layout";
@@ -32,15 +32,17 @@ export interface IoExit {
  */
 export interface UnsupportedInstructionExit { reason: "unsupported-instruction"; opcode: number; rip: number }
 /**
- * A protected-mode exception or software interrupt the core cannot deliver through the IDT yet.
- * RIP points at the faulting instruction (for INT n, at the INT).
+ * An exception the owner asked to see instead of the guest (the `exception_exits` register, a
+ * bitmap of vectors). RIP points at the faulting instruction, which has not changed anything.
  */
 export interface ExceptionExit { reason: "exception"; vector: number; errorCode?: number; rip: number }
+/** A triple fault: the processor shut down (a PC resets; the owner decides). */
+export interface ShutdownExit { reason: "shutdown" }
 /** Code was fetched from a linear address with no RAM or ROM behind it. */
 export interface FetchFaultExit { reason: "fetch-fault"; address: number }
 
 /** Why `vcpu.run()` returned. */
-export type VcpuExit = HltExit | IoExit | UnsupportedInstructionExit | FetchFaultExit | ExceptionExit;
+export type VcpuExit = HltExit | IoExit | UnsupportedInstructionExit | FetchFaultExit | ExceptionExit | ShutdownExit;
 
 /** Decodes the exit stored in the run block of the vCPU block at `block`. */
 export function decodeExit(buffer: ArrayBufferLike, block: number): VcpuExit {
@@ -62,6 +64,8 @@ export function decodeExit(buffer: ArrayBufferLike, block: number): VcpuExit {
       return { reason: "unsupported-instruction", opcode: view.getUint32(RUN_EXIT_DETAIL_U32, true), rip: Number(view.getBigUint64(REG_RIP_U64, true)) };
     case EXIT_FETCH:
       return { reason: "fetch-fault", address: view.getUint32(RUN_EXIT_DETAIL_U32, true) };
+    case EXIT_SHUTDOWN:
+      return { reason: "shutdown" };
     case EXIT_EXCEPTION: {
       const exit: ExceptionExit = { reason: "exception", vector: view.getUint32(RUN_EXIT_DETAIL_U32, true), rip: Number(view.getBigUint64(REG_RIP_U64, true)) };
       if (view.getUint32(RUN_EXIT_HAS_ERROR_CODE_U32, true) !== 0) exit.errorCode = view.getUint32(RUN_EXIT_ERROR_CODE_U32, true);

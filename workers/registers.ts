@@ -4,12 +4,12 @@
  * size, so a batch of (tag, value) pairs describes itself. Tags are ABI: append, never renumber.
  */
 import {
-  REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
+  VCPU_EXCEPTION_EXITS_U32, REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
   REG_IDTR_LIMIT_U32, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64, SEG_ATTRS_U16,
   SEG_BASE_U64, SEG_LIMIT_U32, SEG_SELECTOR_U16, SEG_SIZE,
 } from "../assembly/abi/layout";
 
-/** Register sets, the high byte of a tag. */
+/** Register sets, the high byte of a tag ("counter" holds the VM's own per-vCPU controls and counts). */
 export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5, dr: 6, table: 7 } as const;
 
 /** rw: guest and host write it; ro: nobody writes it through the API; guest-ro: host-only writes. */
@@ -66,6 +66,8 @@ export const REGISTERS: readonly RegisterInfo[] = [
   row("gdtr.limit", RegisterSet.table, 1, 4, REG_GDTR_LIMIT_U32),
   row("idtr.base", RegisterSet.table, 2, 8, REG_IDTR_BASE_U64),
   row("idtr.limit", RegisterSet.table, 3, 4, REG_IDTR_LIMIT_U32),
+  // Vectors (bit n for vector n) that stop the vCPU with an "exception" exit instead of reaching the guest.
+  row("exception_exits", RegisterSet.counter, 1, 4, VCPU_EXCEPTION_EXITS_U32, "guest-ro"),
 ];
 
 const BY_TAG = new Map(REGISTERS.map((r) => [r.tag, r]));

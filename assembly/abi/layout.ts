@@ -46,6 +46,9 @@ export const VCPU_BLOCK_SIZE = 16384;
 export const VCPU_MAGIC = 0x56435055; // "VCPU"
 export const VCPU_MAGIC_U32 = 0;
 export const VCPU_INDEX_U32 = VCPU_MAGIC_U32 + 4;
+// Exceptions (bit n for vector n) that stop the vCPU with EXIT_EXCEPTION instead of being
+// delivered to the guest, for debuggers and tests (like a VMX exception bitmap). Host-written.
+export const VCPU_EXCEPTION_EXITS_U32 = VCPU_INDEX_U32 + 4;
 // Owner -> worker request bits (REQ_*), set with Atomics.or and notified; the guest loop leaves
 // at the next instruction boundary when any bit is set.
 export const VCPU_REQUEST_U32 = 64;
@@ -167,9 +170,9 @@ export const EXIT_HLT = 3;
 export const EXIT_IO = 4; // an MMIO or port access no socket claims
 export const EXIT_UNSUPPORTED = 5; // an instruction the core does not implement (detail: opcode)
 export const EXIT_FETCH = 6; // code fetch where no RAM or ROM is mapped (detail: address)
-// An exception the core cannot deliver yet (detail: vector; error code fields). Becomes a
-// delivery through the IDT as the core grows.
+// An exception selected by VCPU_EXCEPTION_EXITS_U32 (detail: vector; error code fields).
 export const EXIT_EXCEPTION = 7;
+export const EXIT_SHUTDOWN = 8; // a triple fault: the processor shut down
 
 // Address spaces of an I/O access
 export const SPACE_MMIO = 1;

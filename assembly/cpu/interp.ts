@@ -1,12 +1,12 @@
 // The interpreter: decodes one instruction at CS:EIP and executes it (SDM vol. 2, opcode map in
 // appendix A). One-byte opcodes dispatch through a dense switch (a br_table); 0F opcodes through
-// a second one in twobyte.ts. Opcodes not implemented yet stop the vCPU with EXIT_UNSUPPORTED;
-// exceptions are delivered through the real-mode IVT, or (until protected-mode delivery exists)
-// stop the vCPU with EXIT_EXCEPTION.
+// a second one in twobyte.ts. Opcodes not implemented yet stop the vCPU with EXIT_UNSUPPORTED.
+// A faulting instruction is rolled back (EIP, ESP) and its exception delivered by interrupts.ts,
+// escalating to a double fault and a shutdown as the SDM says.
 
 import {
-  EXIT_EXCEPTION, EXIT_HLT, EXIT_NONE, EXIT_UNSUPPORTED, RUN_EXIT_DETAIL_U32, RUN_EXIT_ERROR_CODE_U32,
-  RUN_EXIT_HAS_ERROR_CODE_U32, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
+  EXIT_EXCEPTION, EXIT_HLT, EXIT_NONE, EXIT_SHUTDOWN, RUN_EXIT_DETAIL_U32, RUN_EXIT_ERROR_CODE_U32,
+  RUN_EXIT_HAS_ERROR_CODE_U32, VCPU_EXCEPTION_EXITS_U32, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
 } from "../abi/layout";
 import { readPort, writePort } from "../guest-memory";
 import { aad, aam, alu, ALU_CMP, asciiAdjust, daa, das, dec, div, idiv, imul, inc, maskOf, mul, neg, quotient, remainder, shift } from "./alu";
@@ -16,11 +16,12 @@ import {
   toggleAddrSize, toggleOpSize, writeE, writeG,
 } from "./decode";
 import {
-  BP, clearFault, faulted, faultCode, faultHasCode, faultVector, GP, OF_, raise, raiseCode, STOP, UD,
+  BP, clearFault, DE, DF_, faulted, faultCode, faultHasCode, faultVector, GP, OF_, PF_, raise, raiseCode, STOP, TS, UD,
 } from "./fault";
 import { condition, flags, getCF, getFlags, setArith, setFlags } from "./flags";
 import { readSeg, writeSeg } from "./memory";
-import { deliverRealModeInterrupt, farCall, farJump, farReturn, interruptReturn, loadSegment } from "./segments";
+import { farCall, farJump, farReturn, interruptReturn, loadSegment } from "./segments";
+import { deliverInterrupt } from "./interrupts";
 import { peek, pop, push, setStackPointer, stackOffset } from "./stack";
 import {
   AC, AF, beginInstruction, CF, codeIs32, cpl, cpu, DF, eip, getReg, IF, IOPL, NT, OF, protectedMode, reg16,
@@ -83,19 +84,51 @@ export function step(): i32 {
   return exitReason;
 }
 
-/** Rolls the faulting instruction back and delivers its exception (or exits with it). */
+/** Contributory exceptions (SDM vol. 3, table 6-5): two in a row make a double fault. */
+function contributory(vector: i32): bool {
+  return vector == DE || (vector >= TS && vector <= GP);
+}
+
+/**
+ * Rolls the faulting instruction back and delivers its exception: through the IDT (or IVT), as a
+ * double fault when delivering it faults in the SDM's combinations, as a shutdown (triple
+ * fault) when the double fault cannot be delivered either, or as an exit when the owner asked
+ * for this vector in VCPU_EXCEPTION_EXITS_U32.
+ */
 function exception(): i32 {
-  const vector = faultVector;
-  const code = faultCode;
-  const hasCode = faultHasCode;
-  setEip(startEip);
-  setReg32(ESP, startEsp);
+  let vector = faultVector;
+  let code = faultCode;
+  let hasCode = faultHasCode;
   clearFault();
-  if (!protectedMode()) {
-    deliverRealModeInterrupt(vector, startEip);
-    return faulted() ? stopWithException(faultVector, faultCode, faultHasCode) : EXIT_NONE;
+  for (;;) {
+    setEip(startEip);
+    setReg32(ESP, startEsp);
+    if (vector < 32 && (load<u32>(cpu + VCPU_EXCEPTION_EXITS_U32) & (<u32>1 << vector)) != 0) {
+      return stopWithException(vector, code, hasCode);
+    }
+    deliverInterrupt(vector, hasCode, code, false, startEip);
+    if (!faulted()) return EXIT_NONE;
+    if (faultVector == STOP) {
+      clearFault();
+      return exitReason;
+    }
+    const second = faultVector;
+    if (vector == DF_) {
+      clearFault();
+      return EXIT_SHUTDOWN;
+    }
+    if ((contributory(vector) && contributory(second)) || (vector == PF_ && (contributory(second) || second == PF_))) {
+      vector = DF_;
+      code = 0;
+      hasCode = true;
+    } else {
+      vector = second;
+      code = faultCode;
+      hasCode = faultHasCode;
+    }
+    clearFault();
   }
-  return stopWithException(vector, code, hasCode);
+  return EXIT_NONE; // not reached: every iteration returns or escalates towards a shutdown
 }
 
 function stopWithException(vector: i32, code: u32, hasCode: bool): i32 {
@@ -290,7 +323,7 @@ function group5(): void {
       const selector = readEAt(<u32>opSize, 2);
       if (faulted()) return;
       if (modrmReg == 3) farCall(selector, target, opSize);
-      else farJump(selector, target);
+      else farJump(selector, target, opSize);
       return;
     }
     case 4: // JMP Ev
@@ -546,7 +579,7 @@ function execute(op: u32): void {
     case 0xe8: callRelative(relative()); break;
     case 0xe9: jumpRelative(relative()); break;
     case 0xea: { // JMP Ap
-      farJump(imm2, imm);
+      farJump(imm2, imm, opSize);
       break;
     }
     case 0xeb: jumpRelative(simm8()); break;
@@ -689,12 +722,7 @@ function portOut(port: u32, size: i32): void {
   if (portAllowed()) writePort(cpu, port, size, getReg(EAX, size));
 }
 
-/** INT n, INT3, INTO, INT1: a trap delivered after the instruction. */
+/** INT n, INT3, INTO, INT1: delivered as traps, returning after the instruction; a fault in delivery restarts it. */
 function softwareInterrupt(vector: i32): void {
-  if (protectedMode()) {
-    // Protected-mode delivery through the IDT is not modelled yet: stop with the vector.
-    raise(vector);
-    return;
-  }
-  deliverRealModeInterrupt(vector, eip);
+  deliverInterrupt(vector, false, 0, true, eip);
 }

@@ -1,62 +1,43 @@
-// Segment register loads and control transfers that change CS: real-address mode (base =
-// selector * 16, limit and attributes kept) and protected mode (descriptors from the GDT or LDT
-// with the checks of SDM vol. 3, 5.5-5.8, accessed bits set). Implemented in protected mode:
-// data and stack segment loads, far JMP/CALL/RET and IRET within one privilege level. Gates,
-// task switches and privilege changes stop the vCPU with EXIT_UNSUPPORTED for now.
+// Segment register loads and the control transfers that change CS (SDM vol. 3, chapter 5:
+// 5.5-5.8 privilege checks, call gates and stack switching). Real-address mode: base = selector
+// * 16, limit and attributes kept. Protected mode: descriptors from the GDT or LDT, accessed bits
+// set; far JMP/CALL directly or through call gates, CALL to an inner privilege level with the
+// stack switch from the TSS and parameter copying, RETF and IRET to the same or an outer level.
+// Not modelled yet (the vCPU stops with EXIT_UNSUPPORTED, detail 0x10000 | reason): task
+// switches (task gates, TSS targets, IRET with NT) and virtual-8086 mode.
 
-import { REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32, SEG_CS, SEG_LDTR, SEG_SS } from "../abi/layout";
+import { SEG_CS, SEG_ES, SEG_GS, SEG_SS, SEG_TR } from "../abi/layout";
+import {
+  descAttrs, descBase, descDpl, descLimit, DESC_CODE, DESC_CONFORMING, DESC_P, DESC_RW, DESC_S, gateOffset,
+  gateParams, gateSelector, markAccessed, readDescriptor, READ_FAULT, READ_OUTSIDE, TYPE_CALL_GATE16,
+  TYPE_CALL_GATE32,
+} from "./descriptors";
 import { unsupported } from "./exit";
-import { faulted, GP, NP, raiseCode, SS_ } from "./fault";
+import { faulted, GP, NP, raiseCode, SS_, TS } from "./fault";
 import { getFlags, setFlags } from "./flags";
-import { readSystem, updatePrivilege, writeSystem } from "./memory";
+import { readSystem, updatePrivilege } from "./memory";
 import { peek, push, setStackPointer, stackOffset } from "./stack";
 import {
-  AC, cpl, cpu, eip, IF, NT, protectedMode, RF, segAttrs, segBase, segLimit, segSelector, setEip, setSegment, TF, VM,
+  cpl, eip, NT, protectedMode, reg32, segAttrs, segBase, segLimit, segSelector, setEip, setReg32, setSegment, VM,
 } from "./state";
 import { writableFlags } from "./interp";
 
-/** What EXIT_UNSUPPORTED's detail says for a protected-mode transfer not modelled yet. */
-const UNSUPPORTED_TRANSFER: u32 = 0x10000;
+/** EXIT_UNSUPPORTED details for the transfers not modelled yet. */
+export const UNSUPPORTED_TASK_SWITCH: u32 = 0x10001;
+export const UNSUPPORTED_VIRTUAL_8086: u32 = 0x10002;
 
-const DESC_P: u32 = 0x80;
-const DESC_S: u32 = 0x10;
-const DESC_CODE: u32 = 0x8;
-const DESC_CONFORMING: u32 = 0x4;
-const DESC_RW: u32 = 0x2;
+const ESP = 4;
 
-// The descriptor read by readDescriptor(), decoded.
-let descBase: u32 = 0;
-let descLimit: u32 = 0;
-let descAttrs: u32 = 0;
-let descAddress: u32 = 0;
-
-/** Reads the descriptor `selector` names; raises #GP(selector) when it lies outside its table. */
-function readDescriptor(selector: u32): bool {
-  const local = (selector & 4) != 0;
-  const tableBase = local ? segBase(SEG_LDTR) : <u32>load<u64>(cpu + REG_GDTR_BASE_U64);
-  const tableLimit = local ? segLimit(SEG_LDTR) : load<u32>(cpu + REG_GDTR_LIMIT_U32);
-  const offset = selector & 0xfff8;
-  if ((local && (segAttrs(SEG_LDTR) & DESC_P) == 0) || offset + 7 > tableLimit) {
-    raiseCode(GP, selector & 0xfffc);
-    return false;
-  }
-  descAddress = tableBase + offset;
-  const lo = readSystem(descAddress, 4);
-  const hi = readSystem(descAddress + 4, 4);
-  if (faulted()) return false;
-  descBase = (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000);
-  const limit = (lo & 0xffff) | (hi & 0xf0000);
-  descLimit = (hi & 0x800000) != 0 ? (limit << 12) | 0xfff : limit;
-  descAttrs = ((hi >> 8) & 0xff) | ((hi >> 8) & 0xf000);
-  return true;
+/** Raises `vector` with a selector error code (RPL bits cleared, EXT as given). */
+export function selectorFault(vector: i32, selector: u32, ext: u32): void {
+  raiseCode(vector, (selector & 0xfffc) | ext);
 }
 
-/** Sets the descriptor's accessed bit, as the processor does on a segment load. */
-function markAccessed(): void {
-  if ((descAttrs & 1) == 0) {
-    descAttrs |= 1;
-    writeSystem(descAddress + 5, 1, descAttrs & 0xff);
-  }
+/** Reads a descriptor, raising #GP(selector) when it lies outside its table; false on any fault. */
+function descriptorOrFault(selector: u32, ext: u32): bool {
+  const result = readDescriptor(selector);
+  if (result == READ_OUTSIDE) selectorFault(GP, selector, ext);
+  return result == 0;
 }
 
 /** MOV/POP Sreg, LDS and friends: loads data segment or SS `seg` with `selector`. */
@@ -66,37 +47,26 @@ export function loadSegment(seg: i32, selector: u32): void {
     setSegment(seg, selector, selector << 4, segLimit(seg), segAttrs(seg));
     return;
   }
-  const rpl = selector & 3;
-  const level = cpl();
   if ((selector & 0xfffc) == 0) {
     if (seg == SEG_SS) raiseCode(GP, 0);
     else setSegment(seg, selector, 0, 0, 0); // a null selector: any use faults
     return;
   }
-  if (!readDescriptor(selector)) return;
-  const type = descAttrs & 0x1f;
-  const dpl = (descAttrs >> 5) & 3;
+  if (!descriptorOrFault(selector, 0)) return;
   if (seg == SEG_SS) {
-    // A writable data segment at exactly the current privilege.
-    if (rpl != level || dpl != level || (type & (DESC_S | DESC_CODE | DESC_RW)) != (DESC_S | DESC_RW)) {
-      raiseCode(GP, selector & 0xfffc);
-      return;
-    }
-    if ((descAttrs & DESC_P) == 0) {
-      raiseCode(SS_, selector & 0xfffc);
-      return;
-    }
+    if (!stackSegmentOk(selector, cpl(), GP, 0)) return;
   } else {
     // Data, or readable code; privilege checked unless conforming code.
+    const type = descAttrs;
     const isCode = (type & DESC_CODE) != 0;
     const valid = (type & DESC_S) != 0 && (!isCode || (type & DESC_RW) != 0);
     const conforming = isCode && (type & DESC_CONFORMING) != 0;
-    if (!valid || (!conforming && dpl < max(level, rpl))) {
-      raiseCode(GP, selector & 0xfffc);
+    if (!valid || (!conforming && descDpl() < max(cpl(), selector & 3))) {
+      selectorFault(GP, selector, 0);
       return;
     }
     if ((descAttrs & DESC_P) == 0) {
-      raiseCode(NP, selector & 0xfffc);
+      selectorFault(NP, selector, 0);
       return;
     }
   }
@@ -105,36 +75,39 @@ export function loadSegment(seg: i32, selector: u32): void {
 }
 
 /**
- * Checks a far transfer's target code segment at the same privilege and loads CS with it;
- * returns false (with a fault or an unsupported exit) otherwise.
+ * Checks the descriptor just read as a stack segment for privilege `level`: RPL and DPL equal to
+ * it, a writable data segment (`vector` with the selector otherwise), and present (#SS).
  */
-function loadCodeSegment(selector: u32, offset: u32): bool {
-  selector &= 0xffff;
-  if (!protectedMode()) {
-    setSegment(SEG_CS, selector, selector << 4, segLimit(SEG_CS), segAttrs(SEG_CS));
-    return true;
-  }
-  if ((selector & 0xfffc) == 0) {
-    raiseCode(GP, 0);
-    return false;
-  }
-  if (!readDescriptor(selector)) return false;
-  const level = cpl();
-  const dpl = (descAttrs >> 5) & 3;
-  if ((descAttrs & DESC_S) == 0) {
-    unsupported(UNSUPPORTED_TRANSFER | (descAttrs & 0xf)); // call gate, task gate or TSS
-    return false;
-  }
-  const conforming = (descAttrs & DESC_CONFORMING) != 0;
-  const allowed = (descAttrs & DESC_CODE) != 0 && (conforming ? dpl <= level : (selector & 3) <= level && dpl == level);
-  if (!allowed) {
-    raiseCode(GP, selector & 0xfffc);
+function stackSegmentOk(selector: u32, level: u32, vector: i32, ext: u32): bool {
+  if ((selector & 3) != level || descDpl() != level || (descAttrs & (DESC_S | DESC_CODE | DESC_RW)) != (DESC_S | DESC_RW)) {
+    selectorFault(vector, selector, ext);
     return false;
   }
   if ((descAttrs & DESC_P) == 0) {
-    raiseCode(NP, selector & 0xfffc);
+    selectorFault(SS_, selector, ext);
     return false;
   }
+  return true;
+}
+
+/**
+ * Checks the descriptor just read as a code segment reached at privilege `level` (for JMP/CALL:
+ * conforming with DPL <= CPL, or non-conforming with DPL == CPL) and that it is present.
+ */
+function codeSegmentOk(selector: u32, conformingOk: bool, dplOk: bool, ext: u32): bool {
+  if ((descAttrs & (DESC_S | DESC_CODE)) != (DESC_S | DESC_CODE) || !(((descAttrs & DESC_CONFORMING) != 0) ? conformingOk : dplOk)) {
+    selectorFault(GP, selector, ext);
+    return false;
+  }
+  if ((descAttrs & DESC_P) == 0) {
+    selectorFault(NP, selector, ext);
+    return false;
+  }
+  return true;
+}
+
+/** Loads CS from the descriptor just read, at privilege `level`, and jumps to `offset`. */
+function enterCode(selector: u32, level: u32, offset: u32, size: i32): bool {
   if (offset > descLimit) {
     raiseCode(GP, 0);
     return false;
@@ -142,76 +115,312 @@ function loadCodeSegment(selector: u32, offset: u32): bool {
   markAccessed();
   if (faulted()) return false;
   setSegment(SEG_CS, (selector & 0xfffc) | level, descBase, descLimit, descAttrs);
+  setEip(size == 2 ? offset & 0xffff : offset);
+  updatePrivilege();
   return true;
 }
 
-/** JMP ptr16:16/32 and JMP m16:16/32. */
-export function farJump(selector: u32, offset: u32): void {
-  if (loadCodeSegment(selector, offset)) setEip(offset);
+/** Real-address mode far transfer target. */
+function enterRealMode(selector: u32, offset: u32, size: i32): void {
+  setSegment(SEG_CS, selector & 0xffff, (selector & 0xffff) << 4, segLimit(SEG_CS), segAttrs(SEG_CS));
+  setEip(size == 2 ? offset & 0xffff : offset);
 }
 
-/** CALL ptr16:16/32 and CALL m16:16/32 (same privilege). */
+/**
+ * Resolves a far JMP/CALL operand: a code segment, or a call gate (whose target then sits in the
+ * descriptor globals, with `gateOffset`). Returns the gate's size in bytes (2 or 4), 0 for a
+ * direct code segment, or -1 after a fault or an unsupported exit.
+ */
+function resolveTarget(selector: u32): i32 {
+  if ((selector & 0xfffc) == 0) {
+    raiseCode(GP, 0);
+    return -1;
+  }
+  if (!descriptorOrFault(selector, 0)) return -1;
+  const level = cpl();
+  const rpl = selector & 3;
+  if ((descAttrs & DESC_S) != 0) {
+    return codeSegmentOk(selector, descDpl() <= level, rpl <= level && descDpl() == level, 0) ? 0 : -1;
+  }
+  const type = descAttrs & 0xf;
+  if (type != TYPE_CALL_GATE16 && type != TYPE_CALL_GATE32) {
+    if (type == 0x5 || type == 0x1 || type == 0x9) unsupported(UNSUPPORTED_TASK_SWITCH);
+    else selectorFault(GP, selector, 0);
+    return -1;
+  }
+  if (descDpl() < level || descDpl() < rpl) {
+    selectorFault(GP, selector, 0);
+    return -1;
+  }
+  if ((descAttrs & DESC_P) == 0) {
+    selectorFault(NP, selector, 0);
+    return -1;
+  }
+  const gateSize: i32 = type == TYPE_CALL_GATE32 ? 4 : 2;
+  const offset = gateSize == 4 ? gateOffset : gateOffset & 0xffff;
+  const params = gateParams;
+  const target = gateSelector;
+  if ((target & 0xfffc) == 0) {
+    raiseCode(GP, 0);
+    return -1;
+  }
+  if (!descriptorOrFault(target, 0)) return -1;
+  // Through a gate, a non-conforming target may be more privileged (CALL only; checked by the caller).
+  if (!codeSegmentOk(target, descDpl() <= level, descDpl() <= level, 0)) return -1;
+  resolvedSelector = target;
+  resolvedOffset = offset;
+  resolvedParams = params;
+  return gateSize;
+}
+
+let resolvedSelector: u32 = 0;
+let resolvedOffset: u32 = 0;
+let resolvedParams: u32 = 0;
+
+/** JMP ptr16:16/32 and JMP m16:16/32. */
+export function farJump(selector: u32, offset: u32, size: i32): void {
+  if (!protectedMode()) {
+    enterRealMode(selector, offset, size);
+    return;
+  }
+  const gate = resolveTarget(selector);
+  if (gate < 0) return;
+  if (gate == 0) {
+    enterCode(selector, cpl(), offset, size);
+    return;
+  }
+  // A jump through a call gate never changes privilege: a non-conforming target must be at CPL.
+  if ((descAttrs & DESC_CONFORMING) == 0 && descDpl() != cpl()) {
+    selectorFault(GP, resolvedSelector, 0);
+    return;
+  }
+  enterCode(resolvedSelector, cpl(), resolvedOffset, gate);
+}
+
+/** CALL ptr16:16/32 and CALL m16:16/32, directly or through a call gate. */
 export function farCall(selector: u32, offset: u32, size: i32): void {
   const returnCs = segSelector(SEG_CS);
   const returnEip = eip;
-  // Push the return address first (it may fault) and roll back if the target is refused.
-  push(returnCs, size);
-  if (faulted()) return;
-  push(returnEip, size);
-  if (faulted()) return;
-  if (loadCodeSegment(selector, offset)) setEip(offset);
+  if (!protectedMode()) {
+    push(returnCs, size);
+    if (!faulted()) push(returnEip, size);
+    if (!faulted()) enterRealMode(selector, offset, size);
+    return;
+  }
+  const gate = resolveTarget(selector);
+  if (gate < 0) return;
+  const level = cpl();
+  if (gate == 0) {
+    push(returnCs, size);
+    if (!faulted()) push(returnEip, size);
+    if (!faulted()) enterCode(selector, level, offset, size);
+    return;
+  }
+  const targetDpl = descDpl();
+  if ((descAttrs & DESC_CONFORMING) != 0 || targetDpl == level) {
+    push(returnCs, gate);
+    if (!faulted()) push(returnEip, gate);
+    if (!faulted()) enterCode(resolvedSelector, level, resolvedOffset, gate);
+    return;
+  }
+  callInner(targetDpl, gate, returnCs, returnEip);
 }
 
-/** RETF (imm16): same privilege only. */
+/** The code descriptor a gate leads to, kept while the new stack segment is read. */
+export let codeBase: u32 = 0;
+export let codeLimit: u32 = 0;
+export let codeAttrs: u32 = 0;
+
+/** Keeps the code descriptor just read (before other descriptor reads clobber it). */
+export function keepCodeDescriptor(): void {
+  codeBase = descBase;
+  codeLimit = descLimit;
+  codeAttrs = descAttrs;
+}
+
+/** Loads CS from the kept code descriptor at privilege `level` and jumps to `offset`. */
+export function enterKeptCode(selector: u32, level: u32, offset: u32, size: i32): void {
+  setSegment(SEG_CS, (selector & 0xfffc) | level, codeBase, codeLimit, codeAttrs);
+  setEip(size == 2 ? offset & 0xffff : offset);
+  updatePrivilege();
+}
+
+// The stack that was current before switchToInnerStack(): what the transfer pushes, and what a
+// fault during the pushes restores.
+export let outerSs: u32 = 0;
+export let outerEsp: u32 = 0;
+let outerSsBase: u32 = 0;
+let outerSsLimit: u32 = 0;
+let outerSsAttrs: u32 = 0;
+
+/**
+ * Switches to the stack of the more privileged level `dpl` named in the TSS (SDM vol. 3, 5.8.5
+ * and 6.12.1): checks the new SS (#TS with its selector) and loads SS:ESP, keeping the old ones.
+ */
+export function switchToInnerStack(dpl: u32, ext: u32): bool {
+  if (!readTssStack(dpl, ext)) return false;
+  const newSs = tssSs;
+  if ((newSs & 0xfffc) == 0) {
+    raiseCode(TS, ext);
+    return false;
+  }
+  const result = readDescriptor(newSs);
+  if (result == READ_OUTSIDE) selectorFault(TS, newSs, ext);
+  if (result != 0 || !stackSegmentOk(newSs, dpl, TS, ext)) return false;
+  markAccessed();
+  if (faulted()) return false;
+  outerSs = segSelector(SEG_SS);
+  outerEsp = reg32(ESP);
+  outerSsBase = segBase(SEG_SS);
+  outerSsLimit = segLimit(SEG_SS);
+  outerSsAttrs = segAttrs(SEG_SS);
+  setSegment(SEG_SS, newSs, descBase, descLimit, descAttrs);
+  setReg32(ESP, tssEsp);
+  return true;
+}
+
+/** Undoes switchToInnerStack() after a fault (the interpreter restores ESP itself). */
+export function restoreOuterStack(): void {
+  setSegment(SEG_SS, outerSs, outerSsBase, outerSsLimit, outerSsAttrs);
+}
+
+/**
+ * CALL through a gate to the more privileged level `dpl`: on the stack from the TSS, pushes the
+ * caller's SS, ESP, the gate's parameters (copied from the caller's stack), CS and EIP.
+ */
+function callInner(dpl: u32, size: i32, returnCs: u32, returnEip: u32): void {
+  keepCodeDescriptor();
+  const target = resolvedSelector;
+  const offset = resolvedOffset;
+  const params = resolvedParams;
+  if (offset > codeLimit) {
+    raiseCode(GP, 0);
+    return;
+  }
+  const callerStackTop = (segAttrs(SEG_SS) & 0x4000) != 0 ? reg32(ESP) : reg32(ESP) & 0xffff;
+  if (!switchToInnerStack(dpl, 0)) return;
+  push(outerSs, size);
+  if (!faulted()) push(outerEsp, size);
+  for (let i = <i32>params - 1; i >= 0 && !faulted(); i--) {
+    const value = readSystem(outerSsBase + callerStackTop + <u32>(i * size), size);
+    if (!faulted()) push(value, size);
+  }
+  if (!faulted()) push(returnCs, size);
+  if (!faulted()) push(returnEip, size);
+  if (faulted()) {
+    restoreOuterStack();
+    return;
+  }
+  enterKeptCode(target, dpl, offset, size);
+}
+
+// The stack pointer read from the TSS by readTssStack().
+export let tssSs: u32 = 0;
+export let tssEsp: u32 = 0;
+
+/** Reads SS:ESP for privilege level `dpl` from the current TSS (#TS(TR selector) if beyond its limit). */
+export function readTssStack(dpl: u32, ext: u32): bool {
+  const is32 = (segAttrs(SEG_TR) & 0x8) != 0;
+  const offset: u32 = is32 ? 4 + dpl * 8 : 2 + dpl * 4;
+  const width: u32 = is32 ? 4 : 2;
+  if (offset + width + 1 > segLimit(SEG_TR)) {
+    selectorFault(TS, segSelector(SEG_TR), ext);
+    return false;
+  }
+  const base = segBase(SEG_TR);
+  tssEsp = readSystem(base + offset, <i32>width);
+  tssSs = readSystem(base + offset + width, 2);
+  return !faulted();
+}
+
+/**
+ * The return half of RETF and IRET once CS:EIP (and for IRET the flags) are read: checks the
+ * target, and for a return to an outer level pops SS:ESP from `outerAt` bytes into the stack and
+ * nulls data segment registers the outer level may not use. `release` is RETF's imm16.
+ */
+function returnTo(selector: u32, offset: u32, size: i32, outerAt: u32, release: u32): bool {
+  const level = cpl();
+  const rpl = selector & 3;
+  if ((selector & 0xfffc) == 0) {
+    raiseCode(GP, 0);
+    return false;
+  }
+  if (!descriptorOrFault(selector, 0)) return false;
+  if (rpl < level || !codeSegmentOk(selector, descDpl() <= rpl, descDpl() == rpl, 0)) {
+    if (!faulted()) selectorFault(GP, selector, 0);
+    return false;
+  }
+  if (rpl == level) {
+    if (!enterCode(selector, rpl, offset, size)) return false;
+    setStackPointer(stackOffset(outerAt + release));
+    return true;
+  }
+  const newEsp = peek(outerAt + release, size);
+  const newSs = peek(outerAt + release + <u32>size, size) & 0xffff;
+  if (faulted()) return false;
+  keepCodeDescriptor();
+  if (offset > codeLimit) {
+    raiseCode(GP, 0);
+    return false;
+  }
+  if ((newSs & 0xfffc) == 0) {
+    raiseCode(GP, 0);
+    return false;
+  }
+  if (!descriptorOrFault(newSs, 0) || !stackSegmentOk(newSs, rpl, GP, 0)) return false;
+  markAccessed();
+  if (faulted()) return false;
+  setSegment(SEG_SS, newSs, descBase, descLimit, descAttrs);
+  enterKeptCode(selector, rpl, offset, size);
+  setStackPointer(newEsp + release); // at the width of the SS just loaded
+  nullUnusableSegments(rpl);
+  return true;
+}
+
+/** After a return to an outer level, data segments more privileged than it become null (SDM 5.8.6). */
+function nullUnusableSegments(level: u32): void {
+  for (let seg = SEG_ES; seg <= SEG_GS; seg++) {
+    if (seg == SEG_CS || seg == SEG_SS) continue;
+    const attrs = segAttrs(seg);
+    const conformingCode = (attrs & (DESC_CODE | DESC_CONFORMING)) == (DESC_CODE | DESC_CONFORMING);
+    if ((attrs & DESC_P) != 0 && !conformingCode && ((attrs >> 5) & 3) < level) setSegment(seg, 0, 0, 0, 0);
+  }
+}
+
+/** RETF (imm16). */
 export function farReturn(release: u32, size: i32): void {
   const offset = peek(0, size);
   const selector = peek(<u32>size, size) & 0xffff;
   if (faulted()) return;
-  if (protectedMode() && (selector & 3) > cpl()) {
-    unsupported(UNSUPPORTED_TRANSFER | 0x100); // return to an outer privilege level
+  if (!protectedMode()) {
+    enterRealMode(selector, offset, size);
+    setStackPointer(stackOffset(<u32>(2 * size) + release));
     return;
   }
-  if (!loadCodeSegment(selector, offset)) return;
-  setEip(size == 2 ? offset & 0xffff : offset);
-  setStackPointer(stackOffset(<u32>(2 * size) + release));
+  returnTo(selector, offset, size, <u32>(2 * size), release);
 }
 
-/** IRET: real mode, and protected mode within one privilege level without a task return. */
+/** IRET / IRETD. */
 export function interruptReturn(size: i32): void {
   const offset = peek(0, size);
   const selector = peek(<u32>size, size) & 0xffff;
   const newFlags = peek(<u32>(2 * size), size);
   if (faulted()) return;
-  if (protectedMode() && ((getFlags() & NT) != 0 || (selector & 3) > cpl() || (size == 4 && (newFlags & VM) != 0))) {
-    unsupported(UNSUPPORTED_TRANSFER | 0x200); // task return, outer privilege or virtual-8086 return
+  // The flags the current (not the returned-to) privilege may change.
+  const mask = writableFlags(size);
+  if (!protectedMode()) {
+    enterRealMode(selector, offset, size);
+    setStackPointer(stackOffset(<u32>(3 * size)));
+    setFlags(newFlags, mask);
     return;
   }
-  if (!loadCodeSegment(selector, offset)) return;
-  setEip(size == 2 ? offset & 0xffff : offset);
-  setStackPointer(stackOffset(<u32>(3 * size)));
-  setFlags(newFlags, writableFlags(size));
-  updatePrivilege();
-}
-
-/**
- * Delivers interrupt `vector` in real-address mode through the IVT (SDM vol. 3, 20.1.4): pushes
- * FLAGS, CS and the return IP, clears IF, TF, AC and RF, and jumps to the vector's handler.
- */
-export function deliverRealModeInterrupt(vector: i32, returnEip: u32): void {
-  const entry = <u32>vector << 2;
-  if (entry + 3 > load<u32>(cpu + REG_IDTR_LIMIT_U32)) {
-    raiseCode(GP, <u32>(vector << 3) | 2);
+  if ((getFlags() & NT) != 0) {
+    unsupported(UNSUPPORTED_TASK_SWITCH);
     return;
   }
-  const target = readSystem(<u32>load<u64>(cpu + REG_IDTR_BASE_U64) + entry, 4);
-  if (faulted()) return;
-  push(getFlags() & 0xffff, 2);
-  if (faulted()) return;
-  push(segSelector(SEG_CS), 2);
-  if (faulted()) return;
-  push(returnEip & 0xffff, 2);
-  if (faulted()) return;
-  setFlags(0, IF | TF | AC | RF);
-  setSegment(SEG_CS, target >> 16, (target >> 16) << 4, segLimit(SEG_CS), segAttrs(SEG_CS));
-  setEip(target & 0xffff);
+  if (size == 4 && (newFlags & VM) != 0 && cpl() == 0) {
+    unsupported(UNSUPPORTED_VIRTUAL_8086);
+    return;
+  }
+  if (returnTo(selector, offset, size, <u32>(3 * size), 0)) setFlags(newFlags, mask);
 }

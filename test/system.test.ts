@@ -1,0 +1,183 @@
+// System behaviour written from the SDM (vol. 3, chapters 4-6): exception delivery through
+// interrupt and trap gates with their stack frames, page faults with CR2 and error codes,
+// privilege checks with the stack switch from the TSS, call gates, double and triple faults.
+// Each test builds its GDT, IDT, TSS and page tables in guest RAM and runs a few instructions.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { gpa, ramOffset } from "../workers/addresses";
+import { flatProtectedMode, REG } from "../workers/registers";
+import { CoreHost } from "./fixtures/core-host";
+import {
+  CALL_GATE32, CODE, DATA, gateDescriptor, identityPaging, INT_GATE32, PTE_P, PTE_RW, PTE_US, segmentDescriptor,
+  setPte, TRAP_GATE32, TSS32, writeTable, writeTss,
+} from "./fixtures/x86-tables";
+
+const GDT = 0x1000;
+const IDT = 0x2000;
+const TSS = 0x2800;
+const HANDLER = 0x3000;
+const CODE_AT = 0x4000;
+const USER_CODE_AT = 0x5000;
+const STACK0 = 0x8000;
+const STACK3 = 0x9000;
+const PAGE_DIR = 0xa000;
+const PAGE_TABLE = 0xb000;
+// Selectors: 0x08 ring-0 code, 0x10 ring-0 data, 0x1b ring-3 code, 0x23 ring-3 data, 0x28 TSS, 0x30 call gate.
+const KCODE = 0x08;
+const KDATA = 0x10;
+const UCODE = 0x1b;
+const UDATA = 0x23;
+const TSS_SEL = 0x28;
+const GATE_SEL = 0x33;
+
+/** A machine in flat ring-0 protected mode with a GDT, a TSS and an IDT whose gates all lead to HLT at HANDLER. */
+function machine(gateType = INT_GATE32): CoreHost {
+  const host = new CoreHost();
+  host.setMemoryMap([{ kind: "ram", gpa: gpa(0), size: 1 << 20, ramOffset: ramOffset(0) }]);
+  writeTable(host.ram, GDT, [
+    undefined,
+    segmentDescriptor(0, 0xffffffff, CODE, 0),
+    segmentDescriptor(0, 0xffffffff, DATA, 0),
+    segmentDescriptor(0, 0xffffffff, CODE, 3),
+    segmentDescriptor(0, 0xffffffff, DATA, 3),
+    segmentDescriptor(TSS, 103, TSS32, 0),
+    gateDescriptor(KCODE, HANDLER, CALL_GATE32, 3, 2),
+  ]);
+  writeTable(host.ram, IDT, Array.from({ length: 32 }, () => gateDescriptor(KCODE, HANDLER, gateType, 0)));
+  writeTss(host.ram, TSS, KDATA, STACK0);
+  host.ram[HANDLER] = 0xf4; // hlt
+  host.setState([
+    ...flatProtectedMode(CODE_AT),
+    { tag: REG["cs.selector"], value: KCODE },
+    ...["ds", "es", "ss", "fs", "gs"].map((s) => ({ tag: REG[`${s}.selector`], value: KDATA })),
+    { tag: REG["gdtr.base"], value: GDT }, { tag: REG["gdtr.limit"], value: 7 * 8 - 1 },
+    { tag: REG["idtr.base"], value: IDT }, { tag: REG["idtr.limit"], value: 32 * 8 - 1 },
+    { tag: REG["tr.selector"], value: TSS_SEL }, { tag: REG["tr.base"], value: TSS }, { tag: REG["tr.limit"], value: 103 }, { tag: REG["tr.attrs"], value: 0x8b },
+    { tag: REG.rsp, value: STACK0 },
+  ]);
+  return host;
+}
+
+const reg = (host: CoreHost, name: string): number => Number(host.getState([REG[name]])[0].value);
+const stackWords = (host: CoreHost, count: number): number[] => {
+  const view = new DataView(host.ram.buffer, host.ram.byteOffset);
+  return Array.from({ length: count }, (_, i) => view.getUint32(reg(host, "rsp") + i * 4, true));
+};
+const IF = 1 << 9;
+
+test("#DE goes through an interrupt gate: EIP of the DIV, CS, EFLAGS pushed, no error code, IF cleared", () => {
+  const host = machine();
+  host.ram.set([0xfb, 0x31, 0xc9, 0xf7, 0xf1], CODE_AT); // sti; xor ecx, ecx; div ecx
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "rsp"), STACK0 - 12);
+  const [eip, cs, eflags] = stackWords(host, 3);
+  assert.deepEqual([eip, cs], [CODE_AT + 3, KCODE]);
+  assert.ok(eflags & IF, "the pushed EFLAGS has IF from before the fault");
+  assert.equal(reg(host, "rflags") & IF, 0, "an interrupt gate clears IF");
+});
+
+test("a trap gate leaves IF set", () => {
+  const host = machine(TRAP_GATE32);
+  host.ram.set([0xfb, 0x31, 0xc9, 0xf7, 0xf1], CODE_AT);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "rflags") & IF, IF);
+});
+
+test("a write to a read-only page faults with CR2 and error code P|W, and nothing is written", () => {
+  const host = machine();
+  const cr3 = identityPaging(host.ram, PAGE_DIR, PAGE_TABLE, 256, PTE_P | PTE_RW);
+  setPte(host.ram, PAGE_TABLE, 0x60, 0x60000 | PTE_P); // read-only page
+  host.setState([{ tag: REG.cr3, value: cr3 }, { tag: REG.cr0, value: 0x80010011 }]); // PG, WP, PE
+  host.ram.set([0xb8, 0x11, 0x22, 0x33, 0x44, 0xa3, 0x10, 0x00, 0x06, 0x00], CODE_AT); // mov eax, 0x44332211; mov [0x60010], eax
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  const [code, eip, cs] = stackWords(host, 3);
+  assert.deepEqual([code, eip, cs], [0b011, CODE_AT + 5, KCODE]);
+  assert.equal(reg(host, "cr2"), 0x60010);
+  assert.deepEqual([...host.ram.subarray(0x60010, 0x60014)], [0, 0, 0, 0]);
+});
+
+test("a read of a not-present page faults with error code 0 and sets no accessed bit elsewhere", () => {
+  const host = machine();
+  const cr3 = identityPaging(host.ram, PAGE_DIR, PAGE_TABLE, 256, PTE_P | PTE_RW);
+  setPte(host.ram, PAGE_TABLE, 0x70, 0);
+  host.setState([{ tag: REG.cr3, value: cr3 }, { tag: REG.cr0, value: 0x80000011 }]);
+  host.ram.set([0xa1, 0x04, 0x00, 0x07, 0x00], CODE_AT); // mov eax, [0x70004]
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual(stackWords(host, 2), [0, CODE_AT]);
+  assert.equal(reg(host, "cr2"), 0x70004);
+  const pte = new DataView(host.ram.buffer, host.ram.byteOffset).getUint32(PAGE_TABLE + 4 * (CODE_AT >> 12), true);
+  assert.ok(pte & 0x20, "the code page's PTE got its accessed bit");
+});
+
+/** Enters ring 3 at USER_CODE_AT with an IRET frame built on the ring-0 stack. */
+function enterUser(host: CoreHost, code: number[]): void {
+  host.ram.set(code, USER_CODE_AT);
+  // push UDATA; push STACK3; push 0x202 (IF); push UCODE; push USER_CODE_AT; iret
+  host.ram.set([0x6a, UDATA, 0x68, ...le32(STACK3), 0x68, ...le32(0x202), 0x6a, UCODE, 0x68, ...le32(USER_CODE_AT), 0xcf], CODE_AT);
+}
+
+const le32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+
+test("IRET to CPL 3 nulls data segment registers more privileged than CPL 3; using one is #GP(0)", () => {
+  const host = machine();
+  enterUser(host, [0xa1, 0x00, 0x00, 0x07, 0x00]); // mov eax, [0x70000] through the nulled DS
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "ds.selector"), 0);
+  assert.deepEqual(stackWords(host, 2), [0, USER_CODE_AT]);
+});
+
+test("HLT at CPL 3 raises #GP(0) on the ring-0 stack from the TSS, with the user SS:ESP pushed", () => {
+  const host = machine();
+  enterUser(host, [0xf4]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "cs.selector"), KCODE);
+  assert.equal(reg(host, "rsp"), STACK0 - 24);
+  assert.deepEqual(stackWords(host, 6), [0, USER_CODE_AT, UCODE, 0x202, STACK3, UDATA]);
+});
+
+test("INT n through a DPL-0 gate from CPL 3 is #GP(vector * 8 + 2)", () => {
+  const host = machine();
+  enterUser(host, [0xcd, 0x10]); // int 0x10
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual(stackWords(host, 2), [0x10 * 8 + 2, USER_CODE_AT]);
+});
+
+test("a call gate from CPL 3 switches to the ring-0 stack and copies its parameters", () => {
+  const host = machine();
+  // push 0x1111; push 0x2222; call far GATE_SEL:0
+  enterUser(host, [0x68, ...le32(0x1111), 0x68, ...le32(0x2222), 0x9a, 0, 0, 0, 0, GATE_SEL, 0]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "cs.selector"), KCODE);
+  // EIP, CS, the two parameters, ESP, SS
+  assert.deepEqual(stackWords(host, 6), [USER_CODE_AT + 17, UCODE, 0x2222, 0x1111, STACK3 - 8, UDATA]);
+});
+
+test("a fault while delivering a fault is a double fault; one more is a triple fault and the vCPU shuts down", () => {
+  const host = machine();
+  writeTable(host.ram, IDT, Array.from({ length: 32 }, (_, v) => (v === 8 ? gateDescriptor(KCODE, HANDLER, INT_GATE32, 0) : gateDescriptor(0x40, HANDLER, INT_GATE32, 0))));
+  host.ram.set([0x0f, 0x0b], CODE_AT); // ud2: #UD's gate names a selector beyond the GDT -> #GP -> #DF
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual(stackWords(host, 2), [0, CODE_AT], "#DF pushes error code 0 and the faulting EIP");
+  host.setState([{ tag: REG["idtr.limit"], value: 0 }, { tag: REG.rip, value: CODE_AT }, { tag: REG.rsp, value: STACK0 }]);
+  assert.deepEqual(host.run(100), { reason: "shutdown" });
+});
+
+test("the exception_exits bitmap hands chosen vectors to the owner instead of the guest", () => {
+  const host = machine();
+  host.setState([{ tag: REG.exception_exits, value: 1 << 6 }]);
+  host.ram.set([0x0f, 0x0b], CODE_AT);
+  assert.deepEqual(host.run(100), { reason: "exception", vector: 6, rip: CODE_AT });
+  assert.equal(reg(host, "rsp"), STACK0);
+});
+
+test("PTE user bit: CPL 3 reading a supervisor page is a page fault with error code U", () => {
+  const host = machine();
+  const cr3 = identityPaging(host.ram, PAGE_DIR, PAGE_TABLE, 256, PTE_P | PTE_RW | PTE_US);
+  setPte(host.ram, PAGE_TABLE, 0x70, 0x70000 | PTE_P | PTE_RW);
+  host.setState([{ tag: REG.cr3, value: cr3 }, { tag: REG.cr0, value: 0x80000011 }]);
+  // IRET to ring 3 nulled DS (its DPL 0 is below CPL 3): push UDATA; pop ds; mov eax, [0x70000]
+  enterUser(host, [0x6a, UDATA, 0x1f, 0xa1, 0x00, 0x00, 0x07, 0x00]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual(stackWords(host, 2), [0b101, USER_CODE_AT + 3]);
+  assert.equal(reg(host, "cr2"), 0x70000);
+});
