@@ -7,7 +7,7 @@ import {
   EXIT_REQUEST, EXIT_HLT,
 } from "./abi/layout";
 import { loadFlags, storeFlags } from "./cpu/flags";
-import { step } from "./cpu/interp";
+import { acceptInterrupts, loadShadow, step, storeShadow } from "./cpu/interp";
 import { flushTlb, updatePrivilege } from "./cpu/memory";
 import { enter, leave } from "./cpu/state";
 
@@ -28,6 +28,7 @@ export function heapBase(): usize {
 export function run(block: usize, budget: i32): i32 {
   enter(block);
   loadFlags();
+  loadShadow();
   updatePrivilege();
   const generation = load<u32>(block + VCPU_MAP_GEN_U32);
   if (generation != tlbGeneration) {
@@ -41,7 +42,8 @@ export function run(block: usize, budget: i32): i32 {
       reason = EXIT_REQUEST;
       break;
     }
-    const exit = step();
+    let exit = acceptInterrupts();
+    if (exit == EXIT_NONE) exit = step();
     if (exit != EXIT_NONE) {
       // HLT retires; a fault-like exit (unsupported opcode, exception) does not.
       if (exit == EXIT_HLT) retired++;
@@ -52,6 +54,7 @@ export function run(block: usize, budget: i32): i32 {
   }
   leave();
   storeFlags();
+  storeShadow();
   store<u64>(block + RUN_INSN_COUNT_U64, load<u64>(block + RUN_INSN_COUNT_U64) + <u64>retired);
   store<u32>(block + RUN_EXIT_REASON_U32, reason);
   return reason;

@@ -43,7 +43,7 @@ function machine(gateType = INT_GATE32): CoreHost {
     segmentDescriptor(TSS, 103, TSS32, 0),
     gateDescriptor(KCODE, HANDLER, CALL_GATE32, 3, 2),
   ]);
-  writeTable(host.ram, IDT, Array.from({ length: 32 }, () => gateDescriptor(KCODE, HANDLER, gateType, 0)));
+  writeTable(host.ram, IDT, Array.from({ length: 64 }, () => gateDescriptor(KCODE, HANDLER, gateType, 0)));
   writeTss(host.ram, TSS, KDATA, STACK0);
   host.ram[HANDLER] = 0xf4; // hlt
   host.setState([
@@ -51,7 +51,7 @@ function machine(gateType = INT_GATE32): CoreHost {
     { tag: REG["cs.selector"], value: KCODE },
     ...["ds", "es", "ss", "fs", "gs"].map((s) => ({ tag: REG[`${s}.selector`], value: KDATA })),
     { tag: REG["gdtr.base"], value: GDT }, { tag: REG["gdtr.limit"], value: 7 * 8 - 1 },
-    { tag: REG["idtr.base"], value: IDT }, { tag: REG["idtr.limit"], value: 32 * 8 - 1 },
+    { tag: REG["idtr.base"], value: IDT }, { tag: REG["idtr.limit"], value: 64 * 8 - 1 },
     { tag: REG["tr.selector"], value: TSS_SEL }, { tag: REG["tr.base"], value: TSS }, { tag: REG["tr.limit"], value: 103 }, { tag: REG["tr.attrs"], value: 0x8b },
     { tag: REG.rsp, value: STACK0 },
   ]);
@@ -154,7 +154,7 @@ test("a call gate from CPL 3 switches to the ring-0 stack and copies its paramet
 
 test("a fault while delivering a fault is a double fault; one more is a triple fault and the vCPU shuts down", () => {
   const host = machine();
-  writeTable(host.ram, IDT, Array.from({ length: 32 }, (_, v) => (v === 8 ? gateDescriptor(KCODE, HANDLER, INT_GATE32, 0) : gateDescriptor(0x40, HANDLER, INT_GATE32, 0))));
+  writeTable(host.ram, IDT, Array.from({ length: 64 }, (_, v) => (v === 8 ? gateDescriptor(KCODE, HANDLER, INT_GATE32, 0) : gateDescriptor(0x40, HANDLER, INT_GATE32, 0))));
   host.ram.set([0x0f, 0x0b], CODE_AT); // ud2: #UD's gate names a selector beyond the GDT -> #GP -> #DF
   assert.deepEqual(host.run(100), { reason: "hlt" });
   assert.deepEqual(stackWords(host, 2), [0, CODE_AT], "#DF pushes error code 0 and the faulting EIP");
@@ -180,4 +180,55 @@ test("PTE user bit: CPL 3 reading a supervisor page is a page fault with error c
   assert.deepEqual(host.run(100), { reason: "hlt" });
   assert.deepEqual(stackWords(host, 2), [0b101, USER_CODE_AT + 3]);
   assert.equal(reg(host, "cr2"), 0x70000);
+});
+
+test("SYSENTER enters flat ring 0 from the SYSENTER MSRs; SYSEXIT returns to ring 3 at EDX with ESP = ECX", () => {
+  const host = machine();
+  // The SYSENTER layout: KCODE, KDATA, then ring-3 code and data right after (0x18, 0x20).
+  host.setState([{ tag: REG.sysenter_cs, value: KCODE }, { tag: REG.sysenter_esp, value: STACK0 - 0x100 }, { tag: REG.sysenter_eip, value: HANDLER + 0x10 }]);
+  // Ring 0 at HANDLER + 0x10: mov edx, USER_CODE_AT + 2; mov ecx, STACK3 - 4; sysexit
+  host.ram.set([0xba, ...le32(USER_CODE_AT + 2), 0xb9, ...le32(STACK3 - 4), 0x0f, 0x35], HANDLER + 0x10);
+  // Ring 3: sysenter; then, back in ring 3, hlt: #GP(0) to the ring-0 HLT with the ring-3 frame.
+  enterUser(host, [0x0f, 0x34, 0xf4]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  // SYSENTER cleared IF and SYSEXIT does not set it again.
+  assert.deepEqual(stackWords(host, 6), [0, USER_CODE_AT + 2, 0x1b, 0x2, STACK3 - 4, 0x23]);
+});
+
+test("RDMSR/WRMSR reach the SYSENTER MSRs; an MSR that does not exist is #GP(0)", () => {
+  const host = machine();
+  // mov ecx, 0x175; mov eax, 0x1234; wrmsr; xor eax, eax; rdmsr; mov ecx, 0x10; rdmsr (#GP)
+  host.ram.set([0xb9, ...le32(0x175), 0xb8, ...le32(0x1234), 0x0f, 0x30, 0x31, 0xc0, 0x0f, 0x32, 0xb9, ...le32(0x10), 0x0f, 0x32], CODE_AT);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "rax"), 0x1234);
+  assert.equal(reg(host, "sysenter_esp"), 0x1234);
+  assert.deepEqual(stackWords(host, 2), [0, CODE_AT + 21]);
+});
+
+test("LTR marks the TSS busy and STR reads it back; LAR, LSL and VERW inspect descriptors", () => {
+  const host = machine();
+  writeTable(host.ram, GDT + 5 * 8, [segmentDescriptor(TSS, 103, TSS32, 0)]);
+  // mov ax, 0x28; ltr ax; str bx; lar ecx, eax; lsl edx, eax; mov si, 0x10; verw si; hlt
+  host.ram.set([0x66, 0xb8, 0x28, 0x00, 0x0f, 0x00, 0xd8, 0x0f, 0x00, 0xcb, 0x0f, 0x02, 0xc8, 0x0f, 0x03, 0xd0, 0x66, 0xbe, 0x10, 0x00, 0x0f, 0x00, 0xee, 0xf4], CODE_AT);
+  host.setState([{ tag: REG["tr.selector"], value: 0 }]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "rbx") & 0xffff, TSS_SEL);
+  assert.equal(host.ram[GDT + 5 * 8 + 5] & 0xf, 0xb, "busy");
+  assert.equal(reg(host, "rcx"), 0x8b00, "LAR: present, DPL 0, busy 32-bit TSS");
+  assert.equal(reg(host, "rdx"), 103);
+  assert.equal(reg(host, "rflags") & (1 << 6), 1 << 6, "VERW of the ring-0 data segment at CPL 0: writable");
+});
+
+test("an injected interrupt waits for IF, and for the instruction after STI; EXT marks its delivery faults", () => {
+  const host = machine();
+  host.ram.set([0x90, 0xfb, 0x40, 0x40, 0x40], CODE_AT); // nop; sti; inc eax; inc eax; inc eax
+  host.setState([{ tag: REG.pending_interrupt, value: 0x20 | 0x100 }, { tag: REG.rax, value: 0 }]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "rax"), 1, "taken after the instruction following STI");
+  assert.deepEqual(stackWords(host, 2), [CODE_AT + 3, KCODE]);
+  assert.equal(reg(host, "pending_interrupt"), 0);
+  // Vector 0x50 lies beyond the IDT: #GP with the IDT bit and EXT set in its error code.
+  host.setState([{ tag: REG.rip, value: CODE_AT }, { tag: REG.rsp, value: STACK0 }, { tag: REG.pending_interrupt, value: 0x50 | 0x100 }]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual(stackWords(host, 2), [(0x50 << 3) | 2 | 1, CODE_AT + 3]);
 });

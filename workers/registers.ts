@@ -4,13 +4,14 @@
  * size, so a batch of (tag, value) pairs describes itself. Tags are ABI: append, never renumber.
  */
 import {
+  REG_INJECT_U32, REG_INTERRUPT_SHADOW_U32, REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32,
   VCPU_EXCEPTION_EXITS_U32, REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
   REG_IDTR_LIMIT_U32, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64, SEG_ATTRS_U16,
   SEG_BASE_U64, SEG_LIMIT_U32, SEG_SELECTOR_U16, SEG_SIZE,
 } from "../assembly/abi/layout";
 
 /** Register sets, the high byte of a tag ("counter" holds the VM's own per-vCPU controls and counts). */
-export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5, dr: 6, table: 7 } as const;
+export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5, dr: 6, table: 7, msr: 8, events: 9 } as const;
 
 /** rw: guest and host write it; ro: nobody writes it through the API; guest-ro: host-only writes. */
 export type RegisterAccess = "rw" | "ro" | "guest-ro";
@@ -68,6 +69,13 @@ export const REGISTERS: readonly RegisterInfo[] = [
   row("idtr.limit", RegisterSet.table, 3, 4, REG_IDTR_LIMIT_U32),
   // Vectors (bit n for vector n) that stop the vCPU with an "exception" exit instead of reaching the guest.
   row("exception_exits", RegisterSet.counter, 1, 4, VCPU_EXCEPTION_EXITS_U32, "guest-ro"),
+  // MSRs, numbered by their MSR index.
+  row("sysenter_cs", RegisterSet.msr, 0x174, 4, REG_SYSENTER_CS_U32),
+  row("sysenter_esp", RegisterSet.msr, 0x175, 4, REG_SYSENTER_ESP_U32),
+  row("sysenter_eip", RegisterSet.msr, 0x176, 4, REG_SYSENTER_EIP_U32),
+  // Event state: the interrupt shadow, and an injected external interrupt (vector | 0x100) not yet taken.
+  row("interrupt_shadow", RegisterSet.events, 0, 4, REG_INTERRUPT_SHADOW_U32),
+  row("pending_interrupt", RegisterSet.events, 1, 4, REG_INJECT_U32, "guest-ro"),
 ];
 
 const BY_TAG = new Map(REGISTERS.map((r) => [r.tag, r]));

@@ -8,7 +8,7 @@
  *   any --destroy()--> destroyed;   a worker error --> failed
  */
 import {
-  REQ_DESTROY, REQ_KICK, REQ_PAUSE, REQ_RUN, RUN_IO_DATA_U64, VCPU_EXIT_SEQ_U32, VCPU_REQUEST_U32,
+  INJECT_PENDING, REG_INJECT_U32, REQ_DESTROY, REQ_KICK, REQ_PAUSE, REQ_RUN, RUN_IO_DATA_U64, VCPU_EXIT_SEQ_U32, VCPU_REQUEST_U32,
   VCPU_STATE_DESTROYED, VCPU_STATE_EXITED, VCPU_STATE_FAILED, VCPU_STATE_PAUSED, VCPU_STATE_READY,
   VCPU_STATE_RUNNING, VCPU_STATE_STARTING, VCPU_STATE_U32,
 } from "../assembly/abi/layout";
@@ -156,6 +156,17 @@ export class Vcpu {
    */
   kick(): void {
     this.request(REQ_KICK);
+  }
+
+  /**
+   * Injects external interrupt `vector` (like KVM_INTERRUPT): the vCPU takes it at the first
+   * instruction boundary where IF is set and no interrupt shadow is active, replacing any
+   * injected interrupt not yet taken.
+   */
+  injectInterrupt(vector: number): void {
+    if (!Number.isInteger(vector) || vector < 0 || vector > 255) throw new RangeError(`interrupt vector must be 0..255, got ${vector}`);
+    Atomics.store(this.words, (this.block + REG_INJECT_U32) >> 2, vector | INJECT_PENDING);
+    this.kick();
   }
 
   private requireStopped(what: string): void {

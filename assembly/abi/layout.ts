@@ -112,7 +112,18 @@ export const REG_GDTR_BASE_U64 = REG_DR_U64 + REG_DR_COUNT * 8;
 export const REG_GDTR_LIMIT_U32 = REG_GDTR_BASE_U64 + 8;
 export const REG_IDTR_BASE_U64 = REG_GDTR_LIMIT_U32 + 8; // (4 bytes of padding before it)
 export const REG_IDTR_LIMIT_U32 = REG_IDTR_BASE_U64 + 8;
-export const REGS_END = REG_IDTR_LIMIT_U32 + 4;
+// Model-specific registers the core implements (SDM vol. 4): IA32_SYSENTER_CS/ESP/EIP.
+export const REG_SYSENTER_CS_U32 = REG_IDTR_LIMIT_U32 + 4;
+export const REG_SYSENTER_ESP_U32 = REG_SYSENTER_CS_U32 + 4;
+export const REG_SYSENTER_EIP_U32 = REG_SYSENTER_ESP_U32 + 4;
+// Non-zero while the instruction after STI, MOV SS or POP SS runs: no interrupt is accepted
+// before it completes (SDM vol. 3, 6.8.3).
+export const REG_INTERRUPT_SHADOW_U32 = REG_SYSENTER_EIP_U32 + 4;
+// An external interrupt the owner injects: vector | INJECT_PENDING, taken (and cleared) by the
+// vCPU at the first instruction boundary with IF set and no interrupt shadow.
+export const REG_INJECT_U32 = REG_INTERRUPT_SHADOW_U32 + 4;
+export const INJECT_PENDING = 0x100;
+export const REGS_END = REG_INJECT_U32 + 4;
 
 // x87 FPU state (SDM vol. 1, chapter 8). The eight data registers are stored by physical number
 // (R0-R7, not ST(i)), each as a 64-bit significand with explicit integer bit and a 16-bit

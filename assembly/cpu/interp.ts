@@ -6,7 +6,7 @@
 
 import {
   EXIT_EXCEPTION, EXIT_HLT, EXIT_NONE, EXIT_SHUTDOWN, RUN_EXIT_DETAIL_U32, RUN_EXIT_ERROR_CODE_U32,
-  RUN_EXIT_HAS_ERROR_CODE_U32, VCPU_EXCEPTION_EXITS_U32, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
+  RUN_EXIT_HAS_ERROR_CODE_U32, VCPU_EXCEPTION_EXITS_U32, REG_INTERRUPT_SHADOW_U32, REG_INJECT_U32, INJECT_PENDING, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
 } from "../abi/layout";
 import { readPort, writePort } from "../guest-memory";
 import { aad, aam, alu, ALU_CMP, asciiAdjust, daa, das, dec, div, idiv, imul, inc, maskOf, mul, neg, quotient, remainder, shift } from "./alu";
@@ -22,6 +22,7 @@ import { condition, flags, getCF, getFlags, setArith, setFlags } from "./flags";
 import { readSeg, writeSeg } from "./memory";
 import { farCall, farJump, farReturn, interruptReturn, loadSegment } from "./segments";
 import { deliverInterrupt } from "./interrupts";
+import { adjustRpl } from "./system";
 import { peek, pop, push, setStackPointer, stackOffset } from "./stack";
 import {
   AC, AF, beginInstruction, CF, codeIs32, cpl, cpu, DF, eip, getReg, IF, IOPL, NT, OF, protectedMode, reg16,
@@ -40,6 +41,43 @@ const EBP = 5;
 
 /** ESP at the start of the instruction, restored when it faults. */
 let startEsp: u32 = 0;
+/**
+ * Set by STI (when it sets IF), MOV SS and POP SS: no interrupt is accepted before the next
+ * instruction completes (SDM vol. 3, 6.8.3). Kept in the block between run() calls.
+ */
+export let interruptShadow = false;
+
+export function loadShadow(): void {
+  interruptShadow = load<u32>(cpu + REG_INTERRUPT_SHADOW_U32) != 0;
+}
+
+export function storeShadow(): void {
+  store<u32>(cpu + REG_INTERRUPT_SHADOW_U32, interruptShadow ? 1 : 0);
+}
+
+/**
+ * The interrupt acceptance point, before each instruction: an injected external interrupt is
+ * delivered when IF is set and no shadow is active; the shadow lasts only up to here. Returns
+ * an exit reason when the delivery ends in one (a shutdown, an unsupported transfer).
+ */
+export function acceptInterrupts(): i32 {
+  const shadowed = interruptShadow;
+  interruptShadow = false;
+  const pending = atomic.load<u32>(cpu + REG_INJECT_U32);
+  if ((pending & INJECT_PENDING) == 0 || shadowed || (getFlags() & IF) == 0) return EXIT_NONE;
+  atomic.store<u32>(cpu + REG_INJECT_U32, 0);
+  beginInstruction();
+  clearFault();
+  clearExit();
+  startEsp = reg32(ESP);
+  deliverInterrupt(<i32>(pending & 0xff), false, 0, false, eip);
+  if (faultVector == STOP) {
+    setReg32(ESP, startEsp);
+    clearFault();
+    return exitReason;
+  }
+  return faulted() ? exception() : EXIT_NONE;
+}
 
 /** Executes one instruction; returns EXIT_NONE, or why the vCPU stops. */
 export function step(): i32 {
@@ -376,7 +414,7 @@ function execute(op: u32): void {
     case 0x07: popSegment(SEG_ES); break;
     case 0x0e: push(segSelector(SEG_CS), opSize); break;
     case 0x16: push(segSelector(SEG_SS), opSize); break;
-    case 0x17: popSegment(SEG_SS); break;
+    case 0x17: popSegment(SEG_SS); if (!faulted()) interruptShadow = true; break;
     case 0x1e: push(segSelector(SEG_DS), opSize); break;
     case 0x1f: popSegment(SEG_DS); break;
     case 0x27: setReg8(EAX, daa(reg8(EAX))); break;
@@ -455,6 +493,7 @@ function execute(op: u32): void {
       }
       const selector = readE(2);
       if (!faulted()) loadSegment(modrmReg, selector);
+      if (!faulted() && modrmReg == SEG_SS) interruptShadow = true;
       break;
     }
     case 0x8f: { // POP Ev: the address is computed with ESP already incremented
@@ -597,7 +636,11 @@ function execute(op: u32): void {
     case 0xf9: setArith(getFlags() | CF); break; // STC
     case 0xfa: case 0xfb: { // CLI / STI
       if (protectedMode() && cpl() > ((getFlags() & IOPL) >> 12)) raiseCode(GP, 0);
-      else setFlags(op == 0xfb ? IF : 0, IF);
+      else {
+        // STI delays interrupts by one instruction when it sets IF (the STI; HLT idiom).
+        if (op == 0xfb && (getFlags() & IF) == 0) interruptShadow = true;
+        setFlags(op == 0xfb ? IF : 0, IF);
+      }
       break;
     }
     case 0xfc: setFlags(0, DF); break; // CLD
@@ -608,7 +651,8 @@ function execute(op: u32): void {
       break;
     }
     case 0xff: group5(); break;
-    default: unsupported(op); // 0x63 ARPL, 0xd8-0xdf x87
+    case 0x63: adjustRpl(); break;
+    default: unsupported(op); // 0xd8-0xdf x87
   }
 }
 

@@ -17,6 +17,10 @@ import { condition, getFlags, setArith } from "./flags";
 import { casAt, loadFarPointer } from "./interp";
 import { flushTlb, flushTlbPage, readSeg, updatePrivilege, writeSeg } from "./memory";
 import { loadSegment } from "./segments";
+import {
+  CR0_TS, cpuid, group6, group7, loadAccessRightsOrLimit, moveControlRegister, moveDebugRegister, privileged, readMsr,
+  sysenter, sysexit, writeMsr,
+} from "./system";
 import { pop, push } from "./stack";
 import {
   CF, cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, eip, getReg, reg32, segBase, segSelector, setCr,
@@ -28,23 +32,6 @@ const ECX = 1;
 const EDX = 2;
 const EBX = 3;
 
-/** System instructions that need CPL 0 raise #GP(0) otherwise. */
-function privileged(): bool {
-  if (cpl() != 0) {
-    raiseCode(GP, 0);
-    return false;
-  }
-  return true;
-}
-
-function noLock(): bool {
-  if (lockPrefix) {
-    raise(UD);
-    return false;
-  }
-  return true;
-}
-
 /** Executes 0F `op`, whose operands decodeOperands() has read. */
 export function twoByte(op: u32): void {
   if (lockPrefix && !lockable(op)) {
@@ -52,13 +39,20 @@ export function twoByte(op: u32): void {
     return;
   }
   switch (op) {
+    case 0x00: group6(); break;
     case 0x01: group7(); break;
-    case 0x06: if (privileged()) setCr(0, cr(0) & ~8); break; // CLTS
+    case 0x02: case 0x03: loadAccessRightsOrLimit(op == 0x03); break;
+    case 0x06: if (privileged()) setCr(0, cr(0) & ~CR0_TS); break; // CLTS
     case 0x08: case 0x09: privileged(); break; // INVD, WBINVD: no caches to write back
     case 0x0b: raise(UD); break; // UD2
     case 0x0d: case 0x18: case 0x19: case 0x1a: case 0x1b: case 0x1c: case 0x1d: case 0x1e: case 0x1f:
       break; // prefetch hints and multi-byte NOP: the operand is decoded, never accessed
     case 0x20: case 0x22: moveControlRegister(op == 0x22); break;
+    case 0x21: case 0x23: moveDebugRegister(op == 0x23); break;
+    case 0x30: writeMsr(); break;
+    case 0x32: readMsr(); break;
+    case 0x34: sysenter(); break;
+    case 0x35: sysexit(); break;
     case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
     case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f: {
       // CMOVcc: the source is read (and may fault) whatever the condition.
@@ -273,125 +267,4 @@ function compareExchange8(): void {
     setReg32(EAX, <u32>old);
     setReg32(EDX, <u32>(old >> 32));
   }
-}
-
-/** 0F 01: SGDT SIDT LGDT LIDT SMSW LMSW INVLPG. */
-function group7(): void {
-  const memory = modrmMod != 3;
-  switch (modrmReg) {
-    case 0: case 1: { // SGDT / SIDT: limit, then a 32-bit base (24 bits with a 16-bit operand size)
-      if (!memory) {
-        raise(UD);
-        return;
-      }
-      const base = <u32>load<u64>(cpu + (modrmReg == 0 ? REG_GDTR_BASE_U64 : REG_IDTR_BASE_U64));
-      const limit = load<u32>(cpu + (modrmReg == 0 ? REG_GDTR_LIMIT_U32 : REG_IDTR_LIMIT_U32));
-      writeSeg(eaSeg, eaOffset, 2, limit);
-      writeSeg(eaSeg, eaOffset + 2, 4, opSize == 2 ? base & 0xffffff : base);
-      return;
-    }
-    case 2: case 3: { // LGDT / LIDT
-      if (!memory) {
-        raise(UD);
-        return;
-      }
-      if (!privileged()) return;
-      const limit = readSeg(eaSeg, eaOffset, 2);
-      const base = readSeg(eaSeg, eaOffset + 2, 4);
-      if (faulted()) return;
-      store<u64>(cpu + (modrmReg == 2 ? REG_GDTR_BASE_U64 : REG_IDTR_BASE_U64), <u64>(opSize == 2 ? base & 0xffffff : base));
-      store<u32>(cpu + (modrmReg == 2 ? REG_GDTR_LIMIT_U32 : REG_IDTR_LIMIT_U32), limit);
-      return;
-    }
-    case 4: // SMSW: the low bits of CR0 (all of them into a 32-bit register)
-      writeE(memory ? 2 : opSize, cr(0));
-      return;
-    case 6: { // LMSW: sets PE MP EM TS; cannot clear PE
-      if (!privileged()) return;
-      const value = readE(2);
-      if (faulted()) return;
-      writeCr0((cr(0) & ~0xe) | (value & 0xf) | (cr(0) & CR0_PE));
-      return;
-    }
-    case 7: // INVLPG
-      if (!memory) {
-        raise(UD);
-        return;
-      }
-      if (privileged()) flushTlbPage(segBase(eaSeg) + eaOffset);
-      return;
-    default:
-      unsupported(0x0f01);
-  }
-}
-
-/** Writes CR0, flushing the TLB when paging or write protection changes. */
-function writeCr0(value: u32): void {
-  const old = cr(0);
-  setCr(0, value | 0x10); // ET is hardwired to 1
-  if (((old ^ value) & (CR0_PG | CR0_PE | CR0_WP)) != 0) flushTlb(false);
-  updatePrivilege();
-}
-
-/** MOV r32,CRn (0F 20) and MOV CRn,r32 (0F 22). The ModRM mod field is ignored. */
-function moveControlRegister(toCr: bool): void {
-  if (!noLock() || !privileged()) return;
-  const n = modrmReg;
-  if (n == 1 || n > 4) {
-    raise(UD);
-    return;
-  }
-  if (!toCr) {
-    setReg32(modrmRm, cr(n));
-    return;
-  }
-  const value = reg32(modrmRm);
-  switch (n) {
-    case 0:
-      if ((value & CR0_PG) != 0 && (value & CR0_PE) == 0) {
-        raiseCode(GP, 0);
-        return;
-      }
-      writeCr0(value);
-      break;
-    case 3:
-      setCr(3, value);
-      flushTlb(true);
-      break;
-    case 4: {
-      const old = cr(4);
-      setCr(4, value);
-      if (((old ^ value) & (CR4_PGE | CR4_PSE)) != 0) flushTlb(false);
-      break;
-    }
-    default:
-      setCr(n, value);
-  }
-}
-
-/**
- * CPUID (SDM vol. 2, "CPUID"): leaf 0 gives the highest leaf and the vendor string, leaf 1 the
- * family/model/stepping and the features this core implements and the differential suite
- * checks (PSE, CX8, PGE, CMOV). Other leaves read as zero.
- */
-function cpuid(): void {
-  const leaf = reg32(EAX);
-  let a: u32 = 0;
-  let b: u32 = 0;
-  let c: u32 = 0;
-  let d: u32 = 0;
-  if (leaf == 0) {
-    a = 1;
-    // "WebVMx86Core": an honest vendor string, in EBX, EDX, ECX order.
-    b = 0x56626557; // "WebV"
-    d = 0x3638784d; // "Mx86"
-    c = 0x65726f43; // "Core"
-  } else if (leaf == 1) {
-    a = 0x0633; // family 6, model 3, stepping 3 (a P6-class part)
-    d = (1 << 3) | (1 << 8) | (1 << 13) | (1 << 15); // PSE CX8 PGE CMOV
-  }
-  setReg32(EAX, a);
-  setReg32(EBX, b);
-  setReg32(ECX, c);
-  setReg32(EDX, d);
 }
