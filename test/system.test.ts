@@ -232,3 +232,52 @@ test("an injected interrupt waits for IF, and for the instruction after STI; EXT
   assert.deepEqual(host.run(100), { reason: "hlt" });
   assert.deepEqual(stackWords(host, 2), [(0x50 << 3) | 2 | 1, CODE_AT + 3]);
 });
+
+test("a double fault through a task gate switches to the double-fault task, as 32-bit Linux sets it up", () => {
+  const host = machine();
+  const DF_TSS = 0x2900;
+  const DF_STACK = 0x7000;
+  const DF_TSS_SEL = 0x38;
+  writeTable(host.ram, GDT + 7 * 8, [segmentDescriptor(DF_TSS, 103, TSS32, 0)]);
+  host.setState([{ tag: REG["gdtr.limit"], value: 8 * 8 - 1 }, { tag: REG.rax, value: 0xaaaa }]);
+  // The double-fault task: EIP at HANDLER, its own stack, flat ring-0 segments, EFLAGS 2.
+  const view = new DataView(host.ram.buffer, host.ram.byteOffset);
+  writeTss(host.ram, DF_TSS, KDATA, STACK0, { eip: HANDLER, esp: DF_STACK, code: KCODE, data: KDATA });
+  // #UD's gate names a selector beyond the GDT: #GP, whose gate does too: #DF, through a task gate.
+  writeTable(host.ram, IDT, Array.from({ length: 64 }, (_, v) => (v === 8 ? gateDescriptor(DF_TSS_SEL, 0, 0x05, 0) : gateDescriptor(0x40, HANDLER, INT_GATE32, 0))));
+  host.setState([{ tag: REG["tr.attrs"], value: 0x8b }]);
+  writeTable(host.ram, GDT + 5 * 8, [segmentDescriptor(TSS, 103, TSS32 | 2, 0)]); // the current task's TSS is busy
+  host.ram.set([0x0f, 0x0b], CODE_AT); // ud2
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "tr.selector"), DF_TSS_SEL);
+  assert.equal(reg(host, "rsp"), DF_STACK - 4, "error code 0 pushed on the new task's stack");
+  assert.equal(view.getUint32(DF_STACK - 4, true), 0);
+  assert.equal(view.getUint32(TSS + 0x20, true), CODE_AT, "the outgoing task's EIP: the faulting instruction");
+  assert.equal(view.getUint32(TSS + 0x28, true), 0xaaaa, "and its EAX");
+  assert.equal(view.getUint16(DF_TSS, true), TSS_SEL, "back link to the outgoing task");
+  assert.ok(reg(host, "rflags") & (1 << 14), "NT set in the nested task");
+  assert.ok(reg(host, "cr0") & 8, "CR0.TS set by the task switch");
+  assert.equal(host.ram[GDT + 7 * 8 + 5] & 0xf, 0xb, "the new TSS is busy");
+  assert.equal(host.ram[GDT + 5 * 8 + 5] & 0xf, 0xb, "the interrupted task stays busy (nested)");
+});
+
+test("CALL to a TSS runs the task nested; its IRET returns to the caller's task after the CALL", () => {
+  const host = machine();
+  const TSS2 = 0x2900;
+  const TSS2_SEL = 0x38;
+  const TASK2_CODE = 0x3100;
+  writeTable(host.ram, GDT + 5 * 8, [segmentDescriptor(TSS, 103, TSS32 | 2, 0)]);
+  writeTable(host.ram, GDT + 7 * 8, [segmentDescriptor(TSS2, 103, TSS32, 0)]);
+  host.setState([{ tag: REG["gdtr.limit"], value: 8 * 8 - 1 }]);
+  const view = new DataView(host.ram.buffer, host.ram.byteOffset);
+  writeTss(host.ram, TSS2, KDATA, STACK0, { eip: TASK2_CODE, esp: 0x7000, eax: 0x77, code: KCODE, data: KDATA });
+  host.ram.set([0xcf], TASK2_CODE); // task 2: iret (NT set: back to the caller's task)
+  // task 1: mov eax, 1; call far TSS2_SEL:0; hlt
+  host.ram.set([0xb8, 1, 0, 0, 0, 0x9a, 0, 0, 0, 0, TSS2_SEL, 0, 0xf4], CODE_AT);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual([reg(host, "tr.selector"), reg(host, "rip"), reg(host, "rax")], [TSS_SEL, CODE_AT + 13, 1]);
+  assert.equal(view.getUint32(TSS2 + 0x20, true), TASK2_CODE + 1, "task 2's EIP saved after its IRET");
+  assert.equal(host.ram[GDT + 7 * 8 + 5] & 0xf, 0x9, "task 2 is no longer busy");
+  assert.equal(reg(host, "rflags") & (1 << 14), 0, "task 1 is not nested");
+});
+

@@ -88,9 +88,9 @@ export function markAccessed(): void {
   }
 }
 
-/** Sets the busy bit of the TSS descriptor last read (LTR). */
-export function markBusy(): void {
-  descAttrs |= 2;
+/** Sets or clears the busy bit of the TSS descriptor last read (LTR, task switches). */
+export function setBusyBit(busy: bool): void {
+  descAttrs = busy ? descAttrs | 2 : descAttrs & ~2;
   writeSystem(descAddress + 5, 1, descAttrs & 0xff);
 }
 

@@ -1,8 +1,8 @@
 // Interrupt and exception delivery (SDM vol. 3, 6.12; real-address mode 20.1.4). Real mode: the
 // IVT. Protected mode: interrupt and trap gates of the IDT, to the same privilege level or, for
 // a more privileged non-conforming handler, on the stack the TSS names for it; the handler gets
-// EFLAGS, CS, EIP (and SS, ESP when the stack switched) and the error code. Task gates and
-// interrupts of virtual-8086 code stop the vCPU with EXIT_UNSUPPORTED for now.
+// EFLAGS, CS, EIP (and SS, ESP when the stack switched) and the error code. Task gates switch
+// tasks (tasks.ts). Interrupts of virtual-8086 code stop the vCPU with EXIT_UNSUPPORTED for now.
 
 import { REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32, SEG_CS } from "../abi/layout";
 import {
@@ -15,9 +15,10 @@ import { getFlags, setFlags } from "./flags";
 import { readSystem } from "./memory";
 import {
   codeLimit, enterKeptCode, keepCodeDescriptor, outerEsp, outerSs, restoreOuterStack, selectorFault,
-  switchToInnerStack, UNSUPPORTED_TASK_SWITCH, UNSUPPORTED_VIRTUAL_8086,
+  switchToInnerStack, UNSUPPORTED_VIRTUAL_8086,
 } from "./segments";
 import { push } from "./stack";
+import { taskSwitch, TASK_INT } from "./tasks";
 import { AC, cpl, cpu, IF, NT, protectedMode, RF, segAttrs, segLimit, segSelector, setEip, setSegment, TF, VM } from "./state";
 
 /**
@@ -37,7 +38,9 @@ export function deliverInterrupt(vector: i32, hasCode: bool, code: u32, software
   if (read != 0) return;
   const type = descAttrs & 0x1f;
   if (type == TYPE_TASK_GATE) {
-    unsupported(UNSUPPORTED_TASK_SWITCH);
+    if (software && descDpl() < cpl()) raiseCode(GP, gateError);
+    else if ((descAttrs & DESC_P) == 0) raiseCode(NP, gateError);
+    else taskSwitch(gateSelector, TASK_INT, returnEip, hasCode, code, ext);
     return;
   }
   if (type != TYPE_INT_GATE32 && type != TYPE_TRAP_GATE32 && type != TYPE_INT_GATE16 && type != TYPE_TRAP_GATE16) {

@@ -3,15 +3,16 @@
 // * 16, limit and attributes kept. Protected mode: descriptors from the GDT or LDT, accessed bits
 // set; far JMP/CALL directly or through call gates, CALL to an inner privilege level with the
 // stack switch from the TSS and parameter copying, RETF and IRET to the same or an outer level.
-// Not modelled yet (the vCPU stops with EXIT_UNSUPPORTED, detail 0x10000 | reason): task
-// switches (task gates, TSS targets, IRET with NT) and virtual-8086 mode.
+// Task gates, TSS targets and IRET with NT switch tasks (tasks.ts). Not modelled yet: virtual-8086
+// mode (the vCPU stops with EXIT_UNSUPPORTED, detail 0x10002).
 
 import { SEG_CS, SEG_ES, SEG_GS, SEG_SS, SEG_TR } from "../abi/layout";
 import {
   descAttrs, descBase, descDpl, descLimit, DESC_CODE, DESC_CONFORMING, DESC_P, DESC_RW, DESC_S, gateOffset,
-  gateParams, gateSelector, markAccessed, readDescriptor, READ_FAULT, READ_OUTSIDE, TYPE_CALL_GATE16,
-  TYPE_CALL_GATE32,
+  gateParams, gateSelector, markAccessed, readDescriptor, READ_OUTSIDE, TYPE_CALL_GATE16, TYPE_CALL_GATE32,
+  TYPE_TASK_GATE, TYPE_TSS16_AVAILABLE, TYPE_TSS32_AVAILABLE,
 } from "./descriptors";
+import { taskSwitch, TASK_CALL, TASK_IRET, TASK_JMP } from "./tasks";
 import { unsupported } from "./exit";
 import { faulted, GP, NP, raiseCode, SS_, TS } from "./fault";
 import { getFlags, setFlags } from "./flags";
@@ -23,7 +24,6 @@ import {
 import { writableFlags } from "./interp";
 
 /** EXIT_UNSUPPORTED details for the transfers not modelled yet. */
-export const UNSUPPORTED_TASK_SWITCH: u32 = 0x10001;
 export const UNSUPPORTED_VIRTUAL_8086: u32 = 0x10002;
 
 const ESP = 4;
@@ -126,10 +126,14 @@ function enterRealMode(selector: u32, offset: u32, size: i32): void {
   setEip(size == 2 ? offset & 0xffff : offset);
 }
 
+/** resolveTarget() result for a task gate or TSS descriptor: a task switch. */
+const TARGET_TASK = 8;
+
 /**
  * Resolves a far JMP/CALL operand: a code segment, or a call gate (whose target then sits in the
  * descriptor globals, with `gateOffset`). Returns the gate's size in bytes (2 or 4), 0 for a
- * direct code segment, or -1 after a fault or an unsupported exit.
+ * direct code segment, TARGET_TASK for a task gate or TSS (privilege checked by taskJump), or -1
+ * after a fault or an unsupported exit.
  */
 function resolveTarget(selector: u32): i32 {
   if ((selector & 0xfffc) == 0) {
@@ -144,8 +148,8 @@ function resolveTarget(selector: u32): i32 {
   }
   const type = descAttrs & 0xf;
   if (type != TYPE_CALL_GATE16 && type != TYPE_CALL_GATE32) {
-    if (type == 0x5 || type == 0x1 || type == 0x9) unsupported(UNSUPPORTED_TASK_SWITCH);
-    else selectorFault(GP, selector, 0);
+    if (type == TYPE_TASK_GATE || type == TYPE_TSS16_AVAILABLE || type == TYPE_TSS32_AVAILABLE) return TARGET_TASK;
+    selectorFault(GP, selector, 0);
     return -1;
   }
   if (descDpl() < level || descDpl() < rpl) {
@@ -185,6 +189,10 @@ export function farJump(selector: u32, offset: u32, size: i32): void {
   }
   const gate = resolveTarget(selector);
   if (gate < 0) return;
+  if (gate == TARGET_TASK) {
+    taskTransfer(selector, TASK_JMP);
+    return;
+  }
   if (gate == 0) {
     enterCode(selector, cpl(), offset, size);
     return;
@@ -209,6 +217,10 @@ export function farCall(selector: u32, offset: u32, size: i32): void {
   }
   const gate = resolveTarget(selector);
   if (gate < 0) return;
+  if (gate == TARGET_TASK) {
+    taskTransfer(selector, TASK_CALL);
+    return;
+  }
   const level = cpl();
   if (gate == 0) {
     push(returnCs, size);
@@ -224,6 +236,23 @@ export function farCall(selector: u32, offset: u32, size: i32): void {
     return;
   }
   callInner(targetDpl, gate, returnCs, returnEip);
+}
+
+/**
+ * JMP or CALL to a task gate or TSS descriptor (just read): its DPL must admit CPL and RPL; a
+ * gate names the TSS to switch to.
+ */
+function taskTransfer(selector: u32, kind: i32): void {
+  if (descDpl() < cpl() || descDpl() < (selector & 3)) {
+    selectorFault(GP, selector, 0);
+    return;
+  }
+  if ((descAttrs & DESC_P) == 0) {
+    selectorFault(NP, selector, 0);
+    return;
+  }
+  const tss = (descAttrs & 0xf) == TYPE_TASK_GATE ? gateSelector : selector;
+  taskSwitch(tss, kind, eip, false, 0, 0);
 }
 
 /** The code descriptor a gate leads to, kept while the new stack segment is read. */
@@ -415,7 +444,9 @@ export function interruptReturn(size: i32): void {
     return;
   }
   if ((getFlags() & NT) != 0) {
-    unsupported(UNSUPPORTED_TASK_SWITCH);
+    // A nested task returns to the task in its TSS's back link.
+    const link = readSystem(segBase(SEG_TR), 2);
+    if (!faulted()) taskSwitch(link, TASK_IRET, eip, false, 0, 0);
     return;
   }
   if (size == 4 && (newFlags & VM) != 0 && cpl() == 0) {

@@ -9,7 +9,7 @@ import {
 } from "../abi/layout";
 import { modrmMod, modrmReg, modrmRm, eaOffset, eaSeg, lockPrefix, opSize, readE, readG, writeE, writeG } from "./decode";
 import {
-  descAttrs, descBase, descDpl, descLimit, DESC_CODE, DESC_CONFORMING, DESC_P, DESC_RW, DESC_S, markBusy,
+  descAttrs, descBase, descDpl, descLimit, DESC_CODE, DESC_CONFORMING, DESC_P, DESC_RW, DESC_S, setBusyBit,
   readDescriptor, READ_OUTSIDE, TYPE_LDT, TYPE_TSS16_AVAILABLE, TYPE_TSS32_AVAILABLE,
 } from "./descriptors";
 import { unsupported } from "./exit";
@@ -120,7 +120,7 @@ function loadTaskRegister(selector: u32): void {
     selectorFault(NP, selector, 0);
     return;
   }
-  markBusy();
+  setBusyBit(true);
   if (!faulted()) setSegment(SEG_TR, selector, descBase, descLimit, descAttrs);
 }
 

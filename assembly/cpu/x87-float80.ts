@@ -354,6 +354,26 @@ export function denormalStops(ca: i32, cb: i32): bool {
 
 // ---- Arithmetic ----
 
+/** Operand classes of the running two-operand operation. */
+let ca: i32 = ZERO;
+let cb: i32 = ZERO;
+/** Operands (1: a, 2: b) that were denormals in their m32fp/m64fp source; see markDenormal(). */
+let denormalSource: u32 = 0;
+
+/**
+ * Tells the next two-operand operation that operand a (1) or b (2) was converted from an m32fp
+ * or m64fp denormal: normalized in extended, it still raises DE as the source denormal does.
+ */
+export function markDenormal(which: u32): void {
+  denormalSource = which;
+}
+
+function classifyOperands(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64): void {
+  ca = (denormalSource & 1) != 0 ? DENORMAL : classify(aSeIn, aSigIn);
+  cb = (denormalSource & 2) != 0 ? DENORMAL : classify(bSeIn, bSigIn);
+  denormalSource = 0;
+}
+
 /** The sign of an exact zero sum: negative only when both are, or when rounding down. */
 // @ts-ignore: decorator
 @inline function zeroSumSign(a: u32, b: u32): u32 {
@@ -363,8 +383,7 @@ export function denormalStops(ca: i32, cb: i32): bool {
 /** a + b (or a - b when `subtract`), rounded to `bits`. */
 export function add(aSeIn: u32, aSigIn: u64, bSeIn0: u32, bSigIn: u64, subtract: bool, bits: i32): void {
   const bSeIn = subtract ? bSeIn0 ^ 0x8000 : bSeIn0;
-  const ca = classify(aSeIn, aSigIn);
-  const cb = classify(bSeIn, bSigIn);
+  classifyOperands(aSeIn, aSigIn, bSeIn, bSigIn);
   if (screen2(aSeIn, aSigIn, ca, bSeIn0, bSigIn, cb)) return;
   if (ca == INF || cb == INF) {
     if (ca == INF && cb == INF && ((aSeIn ^ bSeIn) & 0x8000) != 0) invalid();
@@ -417,8 +436,7 @@ export function add(aSeIn: u32, aSigIn: u64, bSeIn0: u32, bSigIn: u64, subtract:
 
 /** a * b rounded to `bits`. */
 export function mul(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, bits: i32): void {
-  const ca = classify(aSeIn, aSigIn);
-  const cb = classify(bSeIn, bSigIn);
+  classifyOperands(aSeIn, aSigIn, bSeIn, bSigIn);
   if (screen2(aSeIn, aSigIn, ca, bSeIn, bSigIn, cb)) return;
   const sign = ((aSeIn ^ bSeIn) >> 15) & 1;
   if (ca == INF || cb == INF) {
@@ -440,8 +458,7 @@ export function mul(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, bits: i32)
 
 /** a / b rounded to `bits`. */
 export function div(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, bits: i32): void {
-  const ca = classify(aSeIn, aSigIn);
-  const cb = classify(bSeIn, bSigIn);
+  classifyOperands(aSeIn, aSigIn, bSeIn, bSigIn);
   if (screen2(aSeIn, aSigIn, ca, bSeIn, bSigIn, cb)) return;
   const sign = ((aSeIn ^ bSeIn) >> 15) & 1;
   if (ca == INF) {
@@ -576,8 +593,7 @@ export const CMP_UNORDERED = 2;
  * an SNaN (FUCOM); unsupported formats raise IE; denormals raise DE.
  */
 export function compare(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, signaling: bool): i32 {
-  const ca = classify(aSeIn, aSigIn);
-  const cb = classify(bSeIn, bSigIn);
+  classifyOperands(aSeIn, aSigIn, bSeIn, bSigIn);
   if (ca == UNSUPPORTED || cb == UNSUPPORTED) {
     exceptions |= EX_IE;
     return CMP_UNORDERED;
