@@ -197,8 +197,8 @@ test("SYSENTER enters flat ring 0 from the SYSENTER MSRs; SYSEXIT returns to rin
 
 test("RDMSR/WRMSR reach the SYSENTER MSRs; an MSR that does not exist is #GP(0)", () => {
   const host = machine();
-  // mov ecx, 0x175; mov eax, 0x1234; wrmsr; xor eax, eax; rdmsr; mov ecx, 0x10; rdmsr (#GP)
-  host.ram.set([0xb9, ...le32(0x175), 0xb8, ...le32(0x1234), 0x0f, 0x30, 0x31, 0xc0, 0x0f, 0x32, 0xb9, ...le32(0x10), 0x0f, 0x32], CODE_AT);
+  // mov ecx, 0x175; mov eax, 0x1234; wrmsr; xor eax, eax; rdmsr; mov ecx, 0x12345; rdmsr (#GP)
+  host.ram.set([0xb9, ...le32(0x175), 0xb8, ...le32(0x1234), 0x0f, 0x30, 0x31, 0xc0, 0x0f, 0x32, 0xb9, ...le32(0x12345), 0x0f, 0x32], CODE_AT);
   assert.deepEqual(host.run(100), { reason: "hlt" });
   assert.equal(reg(host, "rax"), 0x1234);
   assert.equal(reg(host, "sysenter_esp"), 0x1234);
@@ -281,3 +281,26 @@ test("CALL to a TSS runs the task nested; its IRET returns to the caller's task 
   assert.equal(reg(host, "rflags") & (1 << 14), 0, "task 1 is not nested");
 });
 
+
+test("RDTSC counts at TSC_HZ from the host clock; a write to IA32_TSC moves it; CR4.TSD makes it privileged", () => {
+  const host = machine();
+  // rdtsc; mov ebx, eax; mov esi, edx; (spin 100 x) ; rdtsc; hlt
+  host.ram.set([0x0f, 0x31, 0x89, 0xc3, 0x89, 0xd6, 0xb9, ...le32(100000), 0xe2, 0xfe, 0x0f, 0x31, 0xf4], CODE_AT);
+  const before = performance.timeOrigin + performance.now();
+  assert.deepEqual(host.run(1_000_000), { reason: "hlt" });
+  const after = performance.timeOrigin + performance.now();
+  const first = reg(host, "rsi") * 2 ** 32 + reg(host, "rbx");
+  const second = reg(host, "rdx") * 2 ** 32 + reg(host, "rax");
+  assert.ok(second > first, "monotonic");
+  assert.ok(first >= before * 1e6 - 1e6 && second <= after * 1e6 + 1e6, "1 GHz from the host clock's epoch");
+  // wrmsr IA32_TSC = 0, then rdtsc: small
+  host.ram.set([0xb9, 0x10, 0, 0, 0, 0x31, 0xc0, 0x31, 0xd2, 0x0f, 0x30, 0x0f, 0x31, 0xf4], CODE_AT);
+  host.setState([{ tag: REG.rip, value: CODE_AT }]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "rdx"), 0);
+  assert.ok(reg(host, "rax") < 1e8, "within 0.1 s of the write");
+  host.setState([{ tag: REG.cr4, value: 4 }, { tag: REG.rip, value: CODE_AT }]);
+  enterUser(host, [0x0f, 0x31]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual(stackWords(host, 2), [0, USER_CODE_AT]);
+});

@@ -13,6 +13,7 @@ import {
   VCPU_STATE_DESTROYED, VCPU_STATE_EXITED, VCPU_STATE_FAILED, VCPU_STATE_PAUSED, VCPU_STATE_READY,
   VCPU_STATE_RUNNING, VCPU_STATE_U32, VMH_BASE, VMH_GP_WAITERS_U32, VMH_MAP_GEN_U32,
 } from "../assembly/abi/layout";
+import { hostNanoseconds } from "./host-clock";
 import { newMessage, SocketRequester, type SocketEndpoint } from "./socket";
 import { readHeader, socketBlockBase, vcpuBlockBase, type VmLayout } from "./vm-layout";
 import { firstMessage, workerScope } from "./worker-handle";
@@ -61,7 +62,7 @@ class VcpuThread {
 
   async start(): Promise<void> {
     const instance = await WebAssembly.instantiate(this.init.core, {
-      env: { memory: this.init.memory, io: () => this.io() },
+      env: { memory: this.init.memory, io: () => this.io(), hostNanoseconds },
     });
     this.core = instance.exports as unknown as CoreExports;
     if (this.core.heapBase() > CORE_STATIC_END) {

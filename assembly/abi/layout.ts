@@ -123,7 +123,10 @@ export const REG_INTERRUPT_SHADOW_U32 = REG_SYSENTER_EIP_U32 + 4;
 // vCPU at the first instruction boundary with IF set and no interrupt shadow.
 export const REG_INJECT_U32 = REG_INTERRUPT_SHADOW_U32 + 4;
 export const INJECT_PENDING = 0x100;
-export const REGS_END = REG_INJECT_U32 + 4;
+// The TSC is the host clock at TSC_HZ plus this offset (IA32_TSC writes move the offset).
+export const REG_TSC_OFFSET_U64 = REG_INJECT_U32 + 4;
+export const TSC_HZ = 1000000000;
+export const REGS_END = REG_TSC_OFFSET_U64 + 8;
 
 // x87 FPU state (SDM vol. 1, chapter 8). The eight data registers are stored by physical number
 // (R0-R7, not ST(i)), each as a 64-bit significand with explicit integer bit and a 16-bit

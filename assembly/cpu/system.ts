@@ -5,7 +5,7 @@
 
 import {
   REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32, REG_SYSENTER_CS_U32,
-  REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32, SEG_CS, SEG_LDTR, SEG_SS, SEG_TR,
+  REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32, REG_TSC_OFFSET_U64, SEG_CS, SEG_LDTR, SEG_SS, SEG_TR, TSC_HZ,
 } from "../abi/layout";
 import { modrmMod, modrmReg, modrmRm, eaOffset, eaSeg, lockPrefix, opSize, readE, readG, writeE, writeG } from "./decode";
 import {
@@ -23,6 +23,7 @@ import {
 } from "./state";
 
 export const CR0_TS: u32 = 1 << 3;
+const CR4_TSD: u32 = 1 << 2;
 const CR4_DE: u32 = 1 << 3;
 const EAX = 0;
 const ECX = 1;
@@ -297,6 +298,7 @@ export function moveDebugRegister(toDr: bool): void {
 
 // ---- MSRs and fast system calls ----
 
+const MSR_TSC: u32 = 0x10;
 const MSR_SYSENTER_CS: u32 = 0x174;
 const MSR_SYSENTER_ESP: u32 = 0x175;
 const MSR_SYSENTER_EIP: u32 = 0x176;
@@ -311,9 +313,34 @@ function msrField(index: u32): usize {
   }
 }
 
+/** Host import: the host clock in nanoseconds (the same epoch in every worker of the VM). */
+@external("env", "hostNanoseconds")
+declare function hostNanoseconds(): f64;
+
+/** The time-stamp counter: the host clock at TSC_HZ plus the guest-written offset. */
+function timeStampCounter(): u64 {
+  const ticks = <u64>(hostNanoseconds() * (<f64>TSC_HZ / 1e9));
+  return ticks + load<u64>(cpu + REG_TSC_OFFSET_U64);
+}
+
+/** RDTSC: EDX:EAX = TSC; #GP(0) at CPL > 0 when CR4.TSD is set. */
+export function readTimeStampCounter(): void {
+  if ((cr(4) & CR4_TSD) != 0 && cpl() != 0) {
+    raiseCode(GP, 0);
+    return;
+  }
+  const tsc = timeStampCounter();
+  setReg32(EAX, <u32>tsc);
+  setReg32(EDX, <u32>(tsc >> 32));
+}
+
 /** RDMSR: EDX:EAX = MSR[ECX]; #GP(0) for an MSR that does not exist. */
 export function readMsr(): void {
   if (!privileged()) return;
+  if (reg32(ECX) == MSR_TSC) {
+    readTimeStampCounter();
+    return;
+  }
   const field = msrField(reg32(ECX));
   if (field == 0) {
     raiseCode(GP, 0);
@@ -326,6 +353,11 @@ export function readMsr(): void {
 /** WRMSR: MSR[ECX] = EDX:EAX; #GP(0) for an MSR that does not exist. */
 export function writeMsr(): void {
   if (!privileged()) return;
+  if (reg32(ECX) == MSR_TSC) {
+    const wanted = (<u64>reg32(EDX) << 32) | <u64>reg32(EAX);
+    store<u64>(cpu + REG_TSC_OFFSET_U64, wanted - (timeStampCounter() - load<u64>(cpu + REG_TSC_OFFSET_U64)));
+    return;
+  }
   const field = msrField(reg32(ECX));
   if (field == 0) {
     raiseCode(GP, 0);
@@ -365,8 +397,8 @@ export function sysexit(): void {
 
 /**
  * CPUID (SDM vol. 2, "CPUID"): leaf 0 gives the highest leaf and the vendor string, leaf 1 the
- * family/model/stepping and the features this core implements and its tests check (PSE, CX8,
- * SEP, PGE, CMOV). Other leaves read as zero.
+ * family/model/stepping and the features this core implements and its tests check (PSE, TSC,
+ * CX8, SEP, PGE, CMOV). Other leaves read as zero.
  */
 export function cpuid(): void {
   const leaf = reg32(EAX);
@@ -382,7 +414,7 @@ export function cpuid(): void {
     c = 0x65726f43; // "Core"
   } else if (leaf == 1) {
     a = 0x0633; // family 6, model 3, stepping 3 (a P6-class part; SYSENTER is valid from model 3)
-    d = (1 << 3) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15); // PSE CX8 SEP PGE CMOV
+    d = (1 << 3) | (1 << 4) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15); // PSE TSC CX8 SEP PGE CMOV
   }
   setReg32(EAX, a);
   setReg32(EBX, b);

@@ -19,6 +19,7 @@ import { flushTlb, flushTlbPage, readSeg, updatePrivilege, writeSeg } from "./me
 import { loadSegment } from "./segments";
 import {
   CR0_TS, cpuid, group6, group7, loadAccessRightsOrLimit, moveControlRegister, moveDebugRegister, privileged, readMsr,
+  readTimeStampCounter,
   sysenter, sysexit, writeMsr,
 } from "./system";
 import { pop, push } from "./stack";
@@ -50,6 +51,7 @@ export function twoByte(op: u32): void {
     case 0x20: case 0x22: moveControlRegister(op == 0x22); break;
     case 0x21: case 0x23: moveDebugRegister(op == 0x23); break;
     case 0x30: writeMsr(); break;
+    case 0x31: readTimeStampCounter(); break;
     case 0x32: readMsr(); break;
     case 0x34: sysenter(); break;
     case 0x35: sysexit(); break;
