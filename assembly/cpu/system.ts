@@ -4,22 +4,23 @@
 // CPUID. CPL-0-only ones raise #GP(0) elsewhere.
 
 import {
-  REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32, REG_SYSENTER_CS_U32,
-  REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32, REG_TSC_OFFSET_U64, SEG_CS, SEG_LDTR, SEG_SS, SEG_TR, TSC_HZ,
+  REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32,
+  REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32, REG_TSC_OFFSET_U64, SEG_CS, SEG_LDTR,
+  SEG_SS, SEG_TR, TSC_HZ,
 } from "../abi/layout";
 import { modrmMod, modrmReg, modrmRm, eaOffset, eaSeg, lockPrefix, opSize, readE, readG, writeE, writeG } from "./decode";
 import {
   descAttrs, descBase, descDpl, descLimit, DESC_CODE, DESC_CONFORMING, DESC_P, DESC_RW, DESC_S, setBusyBit,
   readDescriptor, READ_OUTSIDE, TYPE_LDT, TYPE_TSS16_AVAILABLE, TYPE_TSS32_AVAILABLE,
 } from "./descriptors";
-import { unsupported } from "./exit";
+ "./exit";
 import { faulted, GP, NP, raise, raiseCode, UD } from "./fault";
 import { getFlags, setArith, setFlags } from "./flags";
 import { flushTlb, flushTlbPage, readSeg, updatePrivilege, writeSeg } from "./memory";
 import { selectorFault } from "./segments";
 import {
   cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, IF, protectedMode, reg32, RF, segBase, segSelector,
-  setCr, setEip, setReg, setReg32, setSegment, VM, ZF,
+  setCr, setEip, setReg32, setSegment, VM, ZF,
 } from "./state";
 
 export const CR0_TS: u32 = 1 << 3;

@@ -3,30 +3,24 @@
 // and the system instructions the core models so far. Others stop the vCPU with
 // EXIT_UNSUPPORTED (detail 0x0F00 | opcode).
 
-import {
-  REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32, SEG_FS, SEG_GS, SEG_SS,
-} from "../abi/layout";
+import { SEG_FS, SEG_GS, SEG_SS } from "../abi/layout";
 import { alu, ALU_CMP, bitScan, doubleShift, imul, maskOf } from "./alu";
 import {
   eaOffset, eaSeg, imm, lockedOperand, lockPrefix, modrmMod, modrmReg, modrmRm, opSize, readE, readG, relative,
   writeE, writeG,
 } from "./decode";
 import { unsupported } from "./exit";
-import { faulted, GP, raise, raiseCode, UD } from "./fault";
+import { faulted, raise, UD } from "./fault";
 import { condition, getFlags, setArith } from "./flags";
 import { casAt, loadFarPointer } from "./interp";
-import { flushTlb, flushTlbPage, readSeg, updatePrivilege, writeSeg } from "./memory";
+import { readSeg, writeSeg } from "./memory";
 import { loadSegment } from "./segments";
 import {
-  CR0_TS, cpuid, group6, group7, loadAccessRightsOrLimit, moveControlRegister, moveDebugRegister, privileged, readMsr,
-  readTimeStampCounter,
-  sysenter, sysexit, writeMsr,
+  CR0_TS, cpuid, group6, group7, loadAccessRightsOrLimit, moveControlRegister, moveDebugRegister, privileged,
+  readMsr, readTimeStampCounter, sysenter, sysexit, writeMsr,
 } from "./system";
 import { pop, push } from "./stack";
-import {
-  CF, cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, eip, getReg, reg32, segBase, segSelector, setCr,
-  setEip, setReg, setReg32, ZF,
-} from "./state";
+import { CF, cr, eip, getReg, reg32, segSelector, setCr, setEip, setReg, setReg32, ZF } from "./state";
 
 const EAX = 0;
 const ECX = 1;
