@@ -25,6 +25,8 @@ export let modrmRm: i32 = 0;
 /** Effective address of a memory operand: its segment and offset. */
 export let eaSeg: i32 = SEG_DS;
 export let eaOffset: u32 = 0;
+/** Whether the effective address uses ESP as its base (POP Ev adjusts for the pop). */
+export let eaBaseIsEsp = false;
 
 export function resetPrefixes(big: bool): void {
   opSize = big ? 4 : 2;
@@ -162,6 +164,26 @@ export function decodeOperands(index: i32): void {
   }
 }
 
+/**
+ * Whether LOCK may prefix instruction `index` as decoded: only the read-modify-write forms with a
+ * memory destination (SDM vol. 2, "LOCK"); anything else raises #UD.
+ */
+export function lockAllowed(index: i32): bool {
+  if ((<i32>unchecked(OPERANDS[index]) & M) == 0 || modrmMod == 3) return false;
+  if (index < 0x40) return (index & 6) == 0 && (index >> 3) != 7; // ALU Eb,Gb and Ev,Gv but CMP
+  switch (index) {
+    case 0x80: case 0x81: case 0x82: case 0x83: return modrmReg != 7; // group 1 but CMP
+    case 0x86: case 0x87: return true; // XCHG
+    case 0xf6: case 0xf7: return modrmReg == 2 || modrmReg == 3; // NOT, NEG
+    case 0xfe: case 0xff: return modrmReg < 2; // INC, DEC
+    case 0x1ab: case 0x1b3: case 0x1bb: return true; // BTS, BTR, BTC
+    case 0x1ba: return modrmReg >= 5; // group 8 BTS, BTR, BTC
+    case 0x1b0: case 0x1b1: case 0x1c0: case 0x1c1: return true; // CMPXCHG, XADD
+    case 0x1c7: return modrmReg == 1; // CMPXCHG8B
+    default: return false;
+  }
+}
+
 /** The first immediate as a sign-extended imm8. */
 // @ts-ignore: decorator
 @inline export function simm8(): u32 {
@@ -191,6 +213,7 @@ function decodeModrm(): void {
 function decodeEa16(): void {
   let offset: u32;
   eaSeg = SEG_DS;
+  eaBaseIsEsp = false;
   switch (modrmRm) {
     case 0: offset = reg16(3) + reg16(6); break; // BX+SI
     case 1: offset = reg16(3) + reg16(7); break; // BX+DI
@@ -216,6 +239,7 @@ function decodeEa16(): void {
 function decodeEa32(): void {
   let offset: u32;
   eaSeg = SEG_DS;
+  eaBaseIsEsp = false;
   let base = modrmRm;
   if (base == 4) {
     const sib = fetch(1);
@@ -227,6 +251,7 @@ function decodeEa32(): void {
     } else {
       offset += reg32(base);
       if (base == 4 || base == 5) eaSeg = SEG_SS;
+      eaBaseIsEsp = base == 4;
     }
   } else if (base == 5 && modrmMod == 0) {
     offset = fetch(4);

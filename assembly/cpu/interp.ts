@@ -11,7 +11,7 @@ import {
 import { readPort, writePort } from "../guest-memory";
 import { aad, aam, alu, ALU_CMP, asciiAdjust, daa, das, dec, div, idiv, imul, inc, maskOf, mul, neg, quotient, remainder, shift } from "./alu";
 import {
-  addrSize, dataSeg, decodeOperands, eaOffset, eaSeg, fetch, imm, imm2, lockedOperand, lockPrefix, modrmMod,
+  addrSize, dataSeg, decodeOperands, eaBaseIsEsp, eaOffset, eaSeg, fetch, imm, imm2, lockAllowed, lockedOperand, lockPrefix, modrmMod,
   modrmReg, opSize, readE, readG, relative, resetPrefixes, setEa, setLock, setRep, setSegOverride, simm8,
   toggleAddrSize, toggleOpSize, writeE, writeG,
 } from "./decode";
@@ -26,7 +26,7 @@ import { adjustRpl } from "./system";
 import { peek, pop, push, setStackPointer, stackOffset } from "./stack";
 import {
   AC, AF, beginInstruction, CF, codeIs32, cpl, cpu, DF, eip, getReg, IF, IOPL, NT, OF, protectedMode, reg16,
-  reg32, reg8, RF, segSelector, setEip, setReg, setReg16, setReg32, setReg8, SF, startEip, TF, VM, ZF, ID, PF,
+  reg32, reg8, RF, segSelector, stackIs32, setEip, setReg, setReg16, setReg32, setReg8, SF, startEip, TF, VM, ZF, ID, PF,
 } from "./state";
 import { stringOp, STR_CMPS, STR_INS, STR_LODS, STR_MOVS, STR_OUTS, STR_SCAS, STR_STOS } from "./strings";
 import { twoByte } from "./twobyte";
@@ -107,6 +107,7 @@ export function step(): i32 {
   // The whole instruction is fetched before any of it executes, so a fetch fault changes nothing.
   const index = op == 0x0f ? 0x100 | <i32>fetch(1) : <i32>op;
   if (!faulted()) decodeOperands(index);
+  if (!faulted() && lockPrefix && !lockAllowed(index)) raise(UD);
   if (!faulted()) {
     if (index >= 0x100) twoByte(<u32>index & 0xff);
     else execute(op);
@@ -177,18 +178,8 @@ function stopWithException(vector: i32, code: u32, hasCode: bool): i32 {
   return EXIT_EXCEPTION;
 }
 
-/** LOCK is allowed only on read-modify-write instructions with a memory destination (#UD otherwise). */
-function checkLock(lockable: bool): bool {
-  if (lockPrefix && (!lockable || modrmMod == 3)) {
-    raise(UD);
-    return false;
-  }
-  return true;
-}
-
 /** An ALU operation on the r/m operand, atomically under LOCK. CMP writes nothing. */
 function aluE(aluOp: i32, src: u32, size: i32): void {
-  if (!checkLock(aluOp != ALU_CMP)) return;
   const host = lockedOperand(size);
   if (faulted()) return;
   if (host != 0) {
@@ -226,7 +217,6 @@ function aluForm(op: u32): void {
       aluE(aluOp, readG(size), size);
       break;
     case 2: case 3: { // Gb,Eb / Gv,Ev
-      if (!checkLock(false)) return;
       const src = readE(size);
       if (faulted()) return;
       const res = alu(aluOp, readG(size), src, size);
@@ -234,7 +224,6 @@ function aluForm(op: u32): void {
       break;
     }
     default: { // AL,Ib / eAX,Iz
-      if (!checkLock(false)) return;
       const res = alu(aluOp, getReg(EAX, size), imm, size);
       if (aluOp != ALU_CMP) setReg(EAX, size, res);
     }
@@ -243,7 +232,6 @@ function aluForm(op: u32): void {
 
 /** INC/DEC (and, with `negate`, NEG/NOT) on the r/m operand, atomically under LOCK. */
 function unaryE(kind: i32, size: i32): void {
-  if (!checkLock(true)) return;
   const host = lockedOperand(size);
   if (faulted()) return;
   for (;;) {
@@ -282,7 +270,6 @@ function callRelative(rel: u32): void {
 
 /** Group 2: shifts and rotates by `count` (masked to 5 bits). */
 function shiftE(size: i32, count: u32): void {
-  if (!checkLock(false)) return;
   const dst = readE(size);
   if (faulted()) return;
   const res = shift(modrmReg, dst, count & 31, size);
@@ -293,7 +280,6 @@ function shiftE(size: i32, count: u32): void {
 function group3(size: i32): void {
   switch (modrmReg) {
     case 0: case 1: { // TEST Ev,Iz
-      if (!checkLock(false)) return;
       const dst = readE(size);
       if (faulted()) return;
       alu(4, dst, imm, size);
@@ -302,7 +288,6 @@ function group3(size: i32): void {
     case 2: unaryE(2, size); return;
     case 3: unaryE(3, size); return;
   }
-  if (!checkLock(false)) return;
   const src = readE(size);
   if (faulted()) return;
   const a = getReg(EAX, size);
@@ -345,7 +330,6 @@ function group5(): void {
     case 1: unaryE(1, opSize); return;
     case 7: raise(UD); return;
   }
-  if (!checkLock(false)) return;
   if ((modrmReg == 3 || modrmReg == 5) && modrmMod == 3) {
     raise(UD);
     return;
@@ -496,12 +480,16 @@ function execute(op: u32): void {
       if (!faulted() && modrmReg == SEG_SS) interruptShadow = true;
       break;
     }
-    case 0x8f: { // POP Ev: the address is computed with ESP already incremented
+    case 0x8f: { // POP Ev: an ESP-based address uses ESP after the pop (SDM "POP")
+      if (modrmReg != 0) {
+        raise(UD);
+        return;
+      }
       const value = peek(0, opSize);
       if (faulted()) return;
       setStackPointer(stackOffset(<u32>opSize));
-      if (modrmReg != 0) raise(UD);
-      else writeE(opSize, value);
+      if (eaBaseIsEsp) setEa(eaSeg, eaOffset + <u32>opSize);
+      writeE(opSize, value);
       break;
     }
     case 0x90: break; // NOP (PAUSE with F3)
@@ -707,15 +695,22 @@ function bound(): void {
   if (index < (<i32>(lower << shift) >> shift) || index > (<i32>(upper << shift) >> shift)) raise(5);
 }
 
+/**
+ * ENTER (SDM vol. 2, "ENTER"): pushes EBP, copies `level - 1` frame pointers from the enclosing
+ * frame, pushes the new frame pointer, and allocates `imm` bytes. The frame pointers are read
+ * through EBP or BP as the stack's size says; values pushed are of the operand size.
+ */
 function enter(): void {
   const frameSize = imm;
   const level = imm2 & 31;
-  const ebp = getReg(EBP, opSize);
-  push(ebp, opSize);
+  const stack32 = stackIs32();
+  const framePointer = stack32 ? reg32(EBP) : reg16(EBP);
+  push(getReg(EBP, opSize), opSize);
   if (faulted()) return;
   const frame = stackOffset(0);
   for (let i: u32 = 1; i < level; i++) {
-    const value = readSeg(SEG_SS, (opSize == 4 ? ebp - i * 4 : (ebp - i * 2) & 0xffff), opSize);
+    const at = framePointer - i * <u32>opSize;
+    const value = readSeg(SEG_SS, stack32 ? at : at & 0xffff, opSize);
     if (faulted()) return;
     push(value, opSize);
     if (faulted()) return;
@@ -724,7 +719,7 @@ function enter(): void {
     push(frame, opSize);
     if (faulted()) return;
   }
-  setReg(EBP, opSize, frame);
+  setReg(EBP, stack32 ? 4 : 2, frame);
   setStackPointer(stackOffset(<u32>-frameSize));
 }
 

@@ -6,7 +6,7 @@
 import { SEG_FS, SEG_GS, SEG_SS } from "../abi/layout";
 import { alu, ALU_CMP, bitScan, doubleShift, imul, maskOf } from "./alu";
 import {
-  eaOffset, eaSeg, imm, lockedOperand, lockPrefix, modrmMod, modrmReg, modrmRm, opSize, readE, readG, relative,
+  eaOffset, eaSeg, imm, lockedOperand, modrmMod, setEa, modrmReg, modrmRm, opSize, readE, readG, relative,
   writeE, writeG,
 } from "./decode";
 import { unsupported } from "./exit";
@@ -29,10 +29,6 @@ const EBX = 3;
 
 /** Executes 0F `op`, whose operands decodeOperands() has read. */
 export function twoByte(op: u32): void {
-  if (lockPrefix && !lockable(op)) {
-    raise(UD);
-    return;
-  }
   switch (op) {
     case 0x00: group6(); break;
     case 0x01: group7(); break;
@@ -119,11 +115,6 @@ export function twoByte(op: u32): void {
   }
 }
 
-/** 0F opcodes that accept LOCK (with a memory destination, checked by each). */
-function lockable(op: u32): bool {
-  return op == 0xab || op == 0xb3 || op == 0xbb || op == 0xba || op == 0xb0 || op == 0xb1 || op == 0xc0 || op == 0xc1 || op == 0xc7;
-}
-
 function popSegment(seg: i32): void {
   const selector = pop(opSize);
   if (!faulted()) loadSegment(seg, selector & 0xffff);
@@ -147,15 +138,11 @@ function bitTest(kind: i32, immediate: bool): void {
     offset = readG(opSize);
   }
   if (faulted()) return;
-  if (lockPrefix && (kind == 0 || modrmMod == 3)) {
-    raise(UD);
-    return;
-  }
   const bits = <u32>(opSize << 3);
-  let delta: u32 = 0;
   if (!immediate && modrmMod != 3) {
+    // The memory operand moves by whole operands to the one holding the bit.
     const signed = opSize == 2 ? <i32><i16>offset : <i32>offset;
-    delta = <u32>((signed >> (opSize == 2 ? 4 : 5)) * opSize);
+    setEa(eaSeg, eaOffset + <u32>((signed >> (opSize == 2 ? 4 : 5)) * opSize));
   }
   const bit = offset & (bits - 1);
   const mask: u32 = 1 << bit;
@@ -163,7 +150,7 @@ function bitTest(kind: i32, immediate: bool): void {
   if (faulted()) return;
   for (;;) {
     const value = host != 0 ? (opSize == 4 ? atomic.load<u32>(host) : <u32>atomic.load<u16>(host))
-      : modrmMod == 3 ? getReg(modrmRm, opSize) : readSeg(eaSeg, eaOffset + delta, opSize);
+      : readE(opSize);
     if (faulted()) return;
     // CF takes the bit; ZF is kept, OF SF AF PF are undefined (kept here).
     setArith((getFlags() & ~CF) | ((value & mask) != 0 ? CF : 0));
@@ -173,18 +160,13 @@ function bitTest(kind: i32, immediate: bool): void {
       if (casAt(host, opSize, value, result)) return;
       continue;
     }
-    if (modrmMod == 3) setReg(modrmRm, opSize, result);
-    else writeSeg(eaSeg, eaOffset + delta, opSize, result);
+    writeE(opSize, result);
     return;
   }
 }
 
 /** CMPXCHG Eb/Ev,Gb/Gv: compares the accumulator with the destination (always written). */
 function compareExchange(size: i32): void {
-  if (lockPrefix && modrmMod == 3) {
-    raise(UD);
-    return;
-  }
   const host = lockedOperand(size);
   if (faulted()) return;
   const accumulator = getReg(EAX, size);
@@ -211,10 +193,6 @@ function compareExchange(size: i32): void {
 
 /** XADD Eb/Ev,Gb/Gv. */
 function exchangeAdd(size: i32): void {
-  if (lockPrefix && modrmMod == 3) {
-    raise(UD);
-    return;
-  }
   const host = lockedOperand(size);
   if (faulted()) return;
   const src = readG(size);
@@ -225,6 +203,12 @@ function exchangeAdd(size: i32): void {
     if (host != 0) {
       if (!casAt(host, size, dst, sum)) continue;
       writeG(size, dst);
+      return;
+    }
+    // SRC <- DEST, then DEST <- SUM: with one register as both, it ends with the sum.
+    if (modrmMod == 3) {
+      writeG(size, dst);
+      writeE(size, sum);
       return;
     }
     writeE(size, sum);
