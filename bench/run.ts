@@ -1,7 +1,8 @@
 /**
- * `npm run bench [-- --json]`: runs the bench suite (bench/suite.ts) in Node on worker_threads,
- * then in headless Chromium on a page served by a Vite dev server, and prints the figures for
- * people, or one JSON object with `--json`. Progress goes to stderr.
+ * `npm run bench [-- --json]`: runs the bench suite (bench/suite.ts, the guest CPU figures of
+ * bench/cpu.ts included) in Node on worker_threads, then in headless Chromium on a page served by
+ * a Vite dev server, and prints the figures for people, or one JSON object with `--json`.
+ * Progress goes to stderr.
  */
 import { cpus, loadavg, release } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -9,14 +10,16 @@ import { chromium } from "playwright-core";
 import { createServer } from "vite";
 import { spawnNodeWorker } from "../workers/node-spawn";
 import { loadCore, spawnVcpu } from "../workers/node-host";
+import { CPU_SETTINGS, CPU_TARGET, type CpuOutcome } from "./cpu";
 import { METRICS, runSuite, SETTINGS, TARGETS, type Metric, type SuiteResult } from "./suite";
+import { CPU_METRICS, WORKLOADS, type CpuMetric } from "./workloads";
 
 const ENVIRONMENTS = ["node", "chromium"] as const;
 type Environment = (typeof ENVIRONMENTS)[number];
 
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-/** The whole Chromium suite, page load included. */
-const CHROMIUM_TIMEOUT_MS = 150_000;
+/** The whole Chromium suite, page load included (the CPU workloads take most of it). */
+const CHROMIUM_TIMEOUT_MS = 300_000;
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
@@ -84,6 +87,66 @@ function targets(results: Record<Environment, SuiteResult>) {
   })]));
 }
 
+/** The CPU target: the integer loop's median speed in one environment. */
+function cpuTarget(results: Record<Environment, SuiteResult>) {
+  const outcome = results[CPU_TARGET.environment].cpu[CPU_TARGET.metric];
+  const mips = "stats" in outcome ? roundTo4(outcome.stats.median) : null;
+  return { metric: CPU_TARGET.metric, environment: CPU_TARGET.environment, min_mips: CPU_TARGET.minMips, mips, met: mips !== null && mips >= CPU_TARGET.minMips };
+}
+
+/** Why a CPU figure is missing, per environment that lacks it. */
+function cpuNotes(results: Record<Environment, SuiteResult>): string[] {
+  return CPU_METRICS.flatMap((metric) => ENVIRONMENTS.flatMap((env) => {
+    const outcome = results[env].cpu[metric];
+    return "unavailable" in outcome ? [`${metric} in ${env}: ${outcome.unavailable}`] : [];
+  }));
+}
+
+/** What one timed run of a CPU workload does, as the Node suite ran it (nothing when it could not run). */
+function runSize(results: Record<Environment, SuiteResult>, metric: CpuMetric): { instructions_per_run?: number; bytes_per_run?: number } {
+  const outcome = results.node.cpu[metric];
+  if (!("stats" in outcome)) return {};
+  return outcome.unit === "MIPS" ? { instructions_per_run: outcome.instructions } : { bytes_per_run: outcome.bytes };
+}
+
+/** MiB/s a MIPS figure moves, for a workload that copies memory. */
+function copyRate(outcome: CpuOutcome): number | undefined {
+  if (!("stats" in outcome) || outcome.unit !== "MIPS" || outcome.bytes === undefined || outcome.instructions === undefined) return undefined;
+  return (outcome.stats.median * 1e6 * outcome.bytes) / outcome.instructions / 2 ** 20;
+}
+
+/** The CPU section of the report. */
+function cpuReport(results: Record<Environment, SuiteResult>): string[] {
+  const width = 34;
+  const cell = (env: Environment, metric: CpuMetric): string => {
+    const outcome = results[env].cpu[metric];
+    if (!("stats" in outcome)) return "n/a";
+    const { median, p10, p90 } = outcome.stats;
+    return `${median.toFixed(1)} [${p10.toFixed(1)} .. ${p90.toFixed(1)}] ${outcome.unit}`;
+  };
+  const target = cpuTarget(results);
+  return [
+    `Guest CPU: median [p10 .. p90] of ${CPU_SETTINGS.runs} timed runs per workload after one smaller warm-up run, each run ` +
+      "a fresh guest state on the same vCPU worker, timed around vcpu.run() until HLT, its result checked against a TypeScript model.",
+    "",
+    `${"".padEnd(22)}${ENVIRONMENTS.map((env) => env.padEnd(width)).join("")}`,
+    ...CPU_METRICS.map((metric) => `${metric.padEnd(22)}${ENVIRONMENTS.map((env) => cell(env, metric).padEnd(width)).join("")}`),
+    "",
+    "Workloads (flat 32-bit protected mode, paging off):",
+    ...WORKLOADS.map(({ metric, description }) => {
+      const { instructions_per_run: instructions, bytes_per_run: bytes } = runSize(results, metric);
+      const size = instructions !== undefined ? `, ${instructions.toLocaleString("en-US")} instructions a run`
+        : bytes !== undefined ? `, ${(bytes / 2 ** 20).toFixed(0)} MiB a run` : "";
+      const rates = ENVIRONMENTS.map((env) => [env, copyRate(results[env].cpu[metric])] as const).filter(([, rate]) => rate !== undefined);
+      const copies = rates.length === 0 ? "" : ` (copies ${rates.map(([env, rate]) => `${rate?.toFixed(1)} MiB/s in ${env}`).join(", ")})`;
+      return `  ${metric}: ${description}${size}${copies}`;
+    }),
+    ...cpuNotes(results).map((note) => `  n/a: ${note}`),
+    "",
+    `Target: ${target.metric} >= ${target.min_mips} MIPS in ${target.environment}: ${target.mips ?? "n/a"} MIPS, ${target.met ? "met" : "NOT MET"}`,
+  ];
+}
+
 function report(results: Record<Environment, SuiteResult>, machine: Record<string, unknown>): string {
   const cell = (env: Environment, metric: Metric): string => {
     const { median, p10, p90 } = results[env].figures[metric];
@@ -113,6 +176,9 @@ function report(results: Record<Environment, SuiteResult>, machine: Record<strin
     "",
     `Spins: hot = device serveBlocking(${SETTINGS.hotDeviceSpin}), requester spin ${SETTINGS.hotRequesterSpin} (DEFAULT_REQUEST_SPIN); ` +
       `cold = device serveBlocking(${SETTINGS.coldDeviceSpin}), requester spin ${SETTINGS.coldRequesterSpin}; posted messages use the hot pair.`,
+    "",
+    ...cpuReport(results),
+    "",
     `Machine: ${Object.entries(machine).map(([key, value]) => `${key} ${JSON.stringify(value)}`).join(", ")}`,
   );
   return lines.join("\n");
@@ -137,8 +203,23 @@ async function main(): Promise<void> {
   const results: Record<Environment, SuiteResult> = { node, chromium: browser.result };
   log(`bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (json) {
-    const medians = (result: SuiteResult) => Object.fromEntries(METRICS.map((metric) => [metric, roundTo4(result.figures[metric].median)]));
-    console.log(JSON.stringify({ chromium: medians(results.chromium), node: medians(results.node), machine, settings: SETTINGS, targets: targets(results) }, null, 2));
+    const medians = (result: SuiteResult) => ({
+      ...Object.fromEntries(METRICS.map((metric) => [metric, roundTo4(result.figures[metric].median)])),
+      ...Object.fromEntries(CPU_METRICS.map((metric) => {
+        const outcome = result.cpu[metric];
+        return [metric, "stats" in outcome ? roundTo4(outcome.stats.median) : null];
+      })),
+    });
+    const workloads = Object.fromEntries(WORKLOADS.map(({ metric, unit, description }) => [metric, { unit, description, ...runSize(results, metric) }]));
+    console.log(JSON.stringify({
+      chromium: medians(results.chromium),
+      node: medians(results.node),
+      machine,
+      settings: { ...SETTINGS, cpu: { ...CPU_SETTINGS, workloads } },
+      targets: targets(results),
+      cpu_target: cpuTarget(results),
+      notes: cpuNotes(results),
+    }, null, 2));
   } else {
     console.log(report(results, machine));
   }

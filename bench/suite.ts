@@ -9,6 +9,8 @@ import type { Region } from "../workers/memory-map";
 import { REG } from "../workers/registers";
 import { Vm } from "../workers/vm";
 import type { WorkerHandle } from "../workers/worker-handle";
+import { runCpuSuite, type CpuResult } from "./cpu";
+import { summarize, withTimeout, type Stats } from "./stats";
 import type { DuelReply, DuelTask, Phase } from "./tasks";
 
 /** What differs between environments. */
@@ -32,14 +34,6 @@ export const METRICS = [
 /** One figure's name. */
 export type Metric = (typeof METRICS)[number];
 
-/** Distribution of one figure's samples (per-batch or per-group averages). */
-export interface Stats {
-  median: number;
-  p10: number;
-  p90: number;
-  samples: number;
-}
-
 /** A socket figure must stay within `limit` times the floor its duel alternates it with. */
 export const TARGETS = [
   { metric: "socket_hot_rtt_us", floor: "floor_spin_rtt_us", limit: 3 },
@@ -51,6 +45,8 @@ export interface SuiteResult {
   figures: Record<Metric, Stats>;
   /** Per TARGETS entry: figure / floor of each batch, paired with the floor batch before it. */
   ratios: Stats[];
+  /** The guest CPU's speed (bench/cpu.ts). */
+  cpu: CpuResult;
 }
 
 /** How hard each figure is driven; reported beside the results. */
@@ -111,27 +107,6 @@ const DUELS: readonly Duel[] = [
   },
 ];
 
-/** Linear-interpolated quantile of sorted values. */
-function quantile(sorted: readonly number[], q: number): number {
-  const at = (sorted.length - 1) * q;
-  const low = Math.floor(at);
-  return sorted[low] + (sorted[Math.min(low + 1, sorted.length - 1)] - sorted[low]) * (at - low);
-}
-
-function summarize(samples: readonly number[]): Stats {
-  if (samples.length === 0) throw new Error("no samples");
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { median: quantile(sorted, 0.5), p10: quantile(sorted, 0.1), p90: quantile(sorted, 0.9), samples: sorted.length };
-}
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took over ${SETTINGS.timeoutMs} ms`)), SETTINGS.timeoutMs);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** Runs one duel on two fresh bench workers; returns side 0's samples per phase. */
 async function runDuel(env: BenchEnv, duel: Duel): Promise<number[][]> {
   const endpoint: SocketEndpoint = { memory: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }), id: 0, base: 0, pairs: 1 };
@@ -149,7 +124,7 @@ async function runDuel(env: BenchEnv, duel: Duel): Promise<number[][]> {
       });
       worker.postMessage({ ...shared, side: side as 0 | 1 } satisfies DuelTask);
     }));
-    const [samples] = await withTimeout(Promise.all(replies), `the ${duel.name} duel`);
+    const [samples] = await withTimeout(Promise.all(replies), `the ${duel.name} duel`, SETTINGS.timeoutMs);
     return samples;
   } finally {
     workers.forEach((worker) => worker.terminate());
@@ -206,6 +181,7 @@ async function memmapPublish(env: BenchEnv, count: number): Promise<number[]> {
  * Runs every figure, one at a time (together they would compete for the cores). Duels repeat in
  * rounds with fresh workers, pooling their batches: wake-up latency depends on where the scheduler
  * puts the two threads, and a socket figure is compared with a floor sampled by the same threads.
+ * The CPU figures come last.
  */
 export async function runSuite(env: BenchEnv): Promise<SuiteResult> {
   const samples = {} as Record<Metric, number[]>;
@@ -228,5 +204,6 @@ export async function runSuite(env: BenchEnv): Promise<SuiteResult> {
     figures: Object.fromEntries(METRICS.map((metric) => [metric, summarize(samples[metric])])) as Record<Metric, Stats>,
     // Phases of one duel are pooled in the same order, so index i pairs batches of one duel.
     ratios: TARGETS.map(({ metric, floor }) => summarize(samples[metric].map((value, i) => value / samples[floor][i]))),
+    cpu: await runCpuSuite(env),
   };
 }

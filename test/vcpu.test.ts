@@ -108,8 +108,8 @@ test("ROM reads like RAM and drops writes; an access straddling RAM's end is spl
 
 test("unsupported opcodes and fetches outside RAM stop the vCPU with a typed exit", async () => {
   const vm = await testVm();
-  const vcpu = await vcpuWithProgram(vm, ENTRY, [0xd8, 0xc0]); // an x87 instruction: no FPU yet
-  assert.deepEqual(await vcpu.run(), { reason: "unsupported-instruction", opcode: 0xd8, rip: ENTRY });
+  const vcpu = await vcpuWithProgram(vm, ENTRY, [0x0f, 0x10, 0xc1]); // movups xmm0, xmm1: no SSE in this core
+  assert.deepEqual(await vcpu.run(), { reason: "unsupported-instruction", opcode: 0x0f10, rip: ENTRY });
   vcpu.setState([{ tag: REG.rip, value: 0x200000 }]);
   assert.deepEqual(await vcpu.run(), { reason: "fetch-fault", address: 0x200000 });
 });

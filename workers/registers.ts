@@ -4,14 +4,15 @@
  * size, so a batch of (tag, value) pairs describes itself. Tags are ABI: append, never renumber.
  */
 import {
-  REG_INJECT_U32, REG_INTERRUPT_SHADOW_U32, REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32,
+  FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
+  FPU_REG_SIGNIFICAND_U64, FPU_REG_SIZE, FPU_SW_U16, FPU_TW_U16, REG_INJECT_U32, REG_INTERRUPT_SHADOW_U32, REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32,
   VCPU_EXCEPTION_EXITS_U32, REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
   REG_IDTR_LIMIT_U32, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64, SEG_ATTRS_U16,
   SEG_BASE_U64, SEG_LIMIT_U32, SEG_SELECTOR_U16, SEG_SIZE,
 } from "../assembly/abi/layout";
 
 /** Register sets, the high byte of a tag ("counter" holds the VM's own per-vCPU controls and counts). */
-export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5, dr: 6, table: 7, msr: 8, events: 9 } as const;
+export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5, dr: 6, table: 7, msr: 8, events: 9, fpu: 10 } as const;
 
 /** rw: guest and host write it; ro: nobody writes it through the API; guest-ro: host-only writes. */
 export type RegisterAccess = "rw" | "ro" | "guest-ro";
@@ -76,6 +77,20 @@ export const REGISTERS: readonly RegisterInfo[] = [
   // Event state: the interrupt shadow, and an injected external interrupt (vector | 0x100) not yet taken.
   row("interrupt_shadow", RegisterSet.events, 0, 4, REG_INTERRUPT_SHADOW_U32),
   row("pending_interrupt", RegisterSet.events, 1, 4, REG_INJECT_U32, "guest-ro"),
+  // x87: control, status (with TOP) and full tag words, the last-instruction pointers, and the
+  // eight physical registers R0-R7 as significand and sign/exponent.
+  row("fpu.cw", RegisterSet.fpu, 0, 2, FPU_CW_U16),
+  row("fpu.sw", RegisterSet.fpu, 1, 2, FPU_SW_U16),
+  row("fpu.tw", RegisterSet.fpu, 2, 2, FPU_TW_U16),
+  row("fpu.fop", RegisterSet.fpu, 3, 2, FPU_FOP_U16),
+  row("fpu.fip", RegisterSet.fpu, 4, 4, FPU_FIP_U32),
+  row("fpu.fcs", RegisterSet.fpu, 5, 2, FPU_FCS_U16),
+  row("fpu.fdp", RegisterSet.fpu, 6, 4, FPU_FDP_U32),
+  row("fpu.fds", RegisterSet.fpu, 7, 2, FPU_FDS_U16),
+  ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((n) => [
+    row(`fpu.r${n}.significand`, RegisterSet.fpu, 0x10 + 2 * n, 8, FPU_REG_BASE + n * FPU_REG_SIZE + FPU_REG_SIGNIFICAND_U64),
+    row(`fpu.r${n}.sign_exponent`, RegisterSet.fpu, 0x11 + 2 * n, 2, FPU_REG_BASE + n * FPU_REG_SIZE + FPU_REG_SIGN_EXP_U16),
+  ]),
 ];
 
 const BY_TAG = new Map(REGISTERS.map((r) => [r.tag, r]));
@@ -146,7 +161,7 @@ const ATTR_FLAT = 0xc000;
  * The state of a vCPU after RESET (Intel SDM vol. 3, 10.1.1 "Processor State after Reset"): real
  * mode, CS:IP = F000:FFF0 with CS base FFFF0000, data segments at 0 with 64 KiB limits, GDTR and
  * IDTR at 0 with limit FFFF, LDTR and TR present with limit FFFF, CR0 = 60000010h, EFLAGS = 2,
- * DR6 = FFFF0FF0h, DR7 = 400h.
+ * DR6 = FFFF0FF0h, DR7 = 400h; the x87 in its FNINIT state.
  */
 export function resetState(): RegisterEntry[] {
   return [
@@ -169,6 +184,10 @@ export function resetState(): RegisterEntry[] {
     { tag: REG["gdtr.limit"], value: 0xffffn },
     { tag: REG["idtr.base"], value: 0n },
     { tag: REG["idtr.limit"], value: 0xffffn },
+    // The x87 as FNINIT leaves it (firmware and Linux run FNINIT before any other FPU use).
+    { tag: REG["fpu.cw"], value: 0x37fn },
+    { tag: REG["fpu.tw"], value: 0xffffn },
+    ...["fpu.sw", "fpu.fop", "fpu.fip", "fpu.fcs", "fpu.fdp", "fpu.fds"].map((name) => ({ tag: REG[name], value: 0n })),
   ];
 }
 

@@ -148,16 +148,19 @@ export const FPU_FDP_U32 = FPU_FDS_U16 + 2; // last data offset
 export const FPU_END = FPU_FDP_U32 + 4;
 
 // Software TLB (the core's private cache of linear -> shared-memory translations), direct-mapped
-// by linear page number. A tag is (linear page | 1) when valid for that kind of access. Written
-// and read by the core only; the host never needs it (the core flushes it when the map changes).
+// by linear page number, with separate read and write halves so a load from one page and a store
+// to another that share an index do not evict each other. A tag is (linear page | 1) when valid
+// for that kind of access. Written and read by the core only (it flushes it when the map changes).
 export const TLB_BASE = 8192;
 export const TLB_ENTRIES = 256;
 export const TLB_READ_SUPER_U32 = 0; // tag valid for supervisor reads
 export const TLB_READ_USER_U32 = 4; // tag valid for user reads
-export const TLB_WRITE_SUPER_U32 = 8;
-export const TLB_WRITE_USER_U32 = 12;
-export const TLB_HOST_U32 = 16; // shared-memory address of the page
-export const TLB_GLOBAL_U32 = 20; // non-zero for a global page (kept across CR3 writes)
+export const TLB_READ_HOST_U32 = 8; // shared-memory address of the page the read tags name
+export const TLB_READ_GLOBAL_U32 = 12; // non-zero for a global page (kept across CR3 writes)
+export const TLB_WRITE_SUPER_U32 = 16;
+export const TLB_WRITE_USER_U32 = 20;
+export const TLB_WRITE_HOST_U32 = 24;
+export const TLB_WRITE_GLOBAL_U32 = 28;
 export const TLB_ENTRY_SIZE = 32;
 export const TLB_END = TLB_BASE + TLB_ENTRIES * TLB_ENTRY_SIZE;
 

@@ -34,7 +34,8 @@ export const ALU_XOR = 6;
 export const ALU_CMP = 7;
 
 /** One of the eight ALU operations (ModRM reg or opcode bits 3-5); returns the masked result. */
-export function alu(op: i32, dst: u32, src: u32, size: i32): u32 {
+// @ts-ignore: decorator
+@inline export function alu(op: i32, dst: u32, src: u32, size: i32): u32 {
   const m = maskOf(size);
   let res: u32;
   switch (op) {

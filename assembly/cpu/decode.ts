@@ -5,7 +5,7 @@
 
 import { SEG_CS, SEG_DS, SEG_SS } from "../abi/layout";
 import { faulted, GP, raiseCode } from "./fault";
-import { fetchLinear, lockedHost, linearAddress, readSeg, writeSeg } from "./memory";
+import { codeHost, codePage, fetchLinear, lockedHost, linearAddress, readSeg, writeSeg } from "./memory";
 import { eip, getReg, reg16, reg32, segBase, segLimit, setEip, setReg } from "./state";
 
 /** Operand size in bytes (2 or 4) after the 0x66 prefix. */
@@ -28,7 +28,13 @@ export let eaOffset: u32 = 0;
 /** Whether the effective address uses ESP as its base (POP Ev adjusts for the pop). */
 export let eaBaseIsEsp = false;
 
+/** CS base and limit for this instruction's fetches (read once per instruction). */
+let codeBase: u32 = 0;
+let codeLimit: u32 = 0;
+
 export function resetPrefixes(big: bool): void {
+  codeBase = segBase(SEG_CS);
+  codeLimit = segLimit(SEG_CS);
   opSize = big ? 4 : 2;
   addrSize = big ? 4 : 2;
   segOverride = -1;
@@ -58,15 +64,32 @@ export function setLock(): void {
 
 // ---- Instruction fetch ----
 
-/** Fetches `size` code bytes at CS:EIP and advances EIP; raises #GP(0) past the CS limit. */
-export function fetch(size: i32): u32 {
+/**
+ * Fetches `size` code bytes at CS:EIP and advances EIP; raises #GP(0) past the CS limit. Inlined:
+ * the common case is one compare against the page instructions were last fetched from.
+ */
+// @ts-ignore: decorator
+@inline export function fetch(size: i32): u32 {
   const offset = eip;
-  if (offset + <u32>size - 1 > segLimit(SEG_CS) || offset + <u32>size - 1 < offset) {
+  const linear = codeBase + offset;
+  const last = offset + <u32>size - 1;
+  if ((linear & 0xfffff000) == codePage && (linear & 0xfff) <= <u32>(0x1000 - size) && last <= codeLimit && last >= offset) {
+    setEip(offset + <u32>size);
+    const host = codeHost + <usize>(linear & 0xfff);
+    return size == 1 ? <u32>load<u8>(host) : size == 2 ? <u32>load<u16>(host) : load<u32>(host);
+  }
+  return fetchChecked(size);
+}
+
+function fetchChecked(size: i32): u32 {
+  const offset = eip;
+  const last = offset + <u32>size - 1;
+  if (last > codeLimit || last < offset) {
     raiseCode(GP, 0);
     return 0;
   }
   setEip(offset + <u32>size);
-  return fetchLinear(segBase(SEG_CS) + offset, size);
+  return fetchLinear(codeBase + offset, size);
 }
 
 // ---- Operand layout table ----
@@ -150,7 +173,8 @@ const OPERANDS: StaticArray<u8> = [
  * ModRM with its SIB and displacement, then the immediates, so that execution starts only once
  * the whole instruction has been fetched without a fault.
  */
-export function decodeOperands(index: i32): void {
+// @ts-ignore: decorator
+@inline export function decodeOperands(index: i32): void {
   const layout = <i32>unchecked(OPERANDS[index]);
   if ((layout & M) != 0) decodeModrm();
   switch (layout >> 1) {
@@ -279,12 +303,14 @@ export function setEa(seg: i32, offset: u32): void {
 // ---- Operands ----
 
 /** Reads the r/m operand. */
-export function readE(size: i32): u32 {
+// @ts-ignore: decorator
+@inline export function readE(size: i32): u32 {
   return modrmMod == 3 ? getReg(modrmRm, size) : readSeg(eaSeg, eaOffset, size);
 }
 
 /** Writes the r/m operand. */
-export function writeE(size: i32, value: u32): void {
+// @ts-ignore: decorator
+@inline export function writeE(size: i32, value: u32): void {
   if (modrmMod == 3) setReg(modrmRm, size, value);
   else writeSeg(eaSeg, eaOffset, size, value);
 }
@@ -315,8 +341,12 @@ export function writeEAt(delta: u32, size: i32, value: u32): void {
  * For a LOCK-prefixed read-modify-write of a memory operand: the shared-memory address to use
  * atomically, or 0 when the operand is a register, unlocked, or not plain RAM.
  */
-export function lockedOperand(size: i32): usize {
-  if (!lockPrefix || modrmMod == 3) return 0;
+// @ts-ignore: decorator
+@inline export function lockedOperand(size: i32): usize {
+  return !lockPrefix || modrmMod == 3 ? 0 : lockedMemoryOperand(size);
+}
+
+function lockedMemoryOperand(size: i32): usize {
   const linear = linearAddress(eaSeg, eaOffset, size, true);
   if (faulted()) return 0;
   return lockedHost(linear, size);

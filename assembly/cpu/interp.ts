@@ -30,6 +30,7 @@ import {
 } from "./state";
 import { stringOp, STR_CMPS, STR_INS, STR_LODS, STR_MOVS, STR_OUTS, STR_SCAS, STR_STOS } from "./strings";
 import { twoByte } from "./twobyte";
+import { fwait, x87 } from "./x87";
 import { clearExit, exitReason, requestExit, unsupported } from "./exit";
 
 const EAX = 0;
@@ -89,19 +90,11 @@ export function step(): i32 {
   resetPrefixes(big);
   let op = fetch(1);
   // Prefixes, at most 14 before the opcode (an instruction is at most 15 bytes).
-  for (let n = 0; n < 15; n++) {
-    if (op == 0x66) toggleOpSize(big);
-    else if (op == 0x67) toggleAddrSize(big);
-    else if (op == 0x26) setSegOverride(SEG_ES);
-    else if (op == 0x2e) setSegOverride(SEG_CS);
-    else if (op == 0x36) setSegOverride(SEG_SS);
-    else if (op == 0x3e) setSegOverride(SEG_DS);
-    else if (op == 0x64) setSegOverride(SEG_FS);
-    else if (op == 0x65) setSegOverride(SEG_GS);
-    else if (op == 0xf0) setLock();
-    else if (op == 0xf2 || op == 0xf3) setRep(<i32>op);
-    else break;
-    if (n == 14) raiseCode(GP, 0);
+  for (let n = 0; isPrefix(op); n++) {
+    if (n == 14) {
+      raiseCode(GP, 0);
+      break;
+    }
     op = fetch(1);
   }
   // The whole instruction is fetched before any of it executes, so a fetch fault changes nothing.
@@ -121,6 +114,24 @@ export function step(): i32 {
   if (faulted()) return exception();
   if (!big) setEip(eip & 0xffff);
   return exitReason;
+}
+
+/** Applies prefix byte `op` and returns true, or returns false for an opcode. */
+function isPrefix(op: u32): bool {
+  const big = codeIs32();
+  switch (op) {
+    case 0x66: toggleOpSize(big); return true;
+    case 0x67: toggleAddrSize(big); return true;
+    case 0x26: setSegOverride(SEG_ES); return true;
+    case 0x2e: setSegOverride(SEG_CS); return true;
+    case 0x36: setSegOverride(SEG_SS); return true;
+    case 0x3e: setSegOverride(SEG_DS); return true;
+    case 0x64: setSegOverride(SEG_FS); return true;
+    case 0x65: setSegOverride(SEG_GS); return true;
+    case 0xf0: setLock(); return true;
+    case 0xf2: case 0xf3: setRep(<i32>op); return true;
+    default: return false;
+  }
 }
 
 /** Contributory exceptions (SDM vol. 3, table 6-5): two in a row make a double fault. */
@@ -179,7 +190,8 @@ function stopWithException(vector: i32, code: u32, hasCode: bool): i32 {
 }
 
 /** An ALU operation on the r/m operand, atomically under LOCK. CMP writes nothing. */
-function aluE(aluOp: i32, src: u32, size: i32): void {
+// @ts-ignore: decorator
+@inline function aluE(aluOp: i32, src: u32, size: i32): void {
   const host = lockedOperand(size);
   if (faulted()) return;
   if (host != 0) {
@@ -209,7 +221,8 @@ export function casAt(host: usize, size: i32, expected: u32, replacement: u32): 
 }
 
 /** Group 1 and the ALU opcodes 00-3F in their six forms. */
-function aluForm(op: u32): void {
+// @ts-ignore: decorator
+@inline function aluForm(op: u32): void {
   const aluOp = <i32>((op >> 3) & 7);
   const size = (op & 1) != 0 ? opSize : 1;
   switch (op & 7) {
@@ -512,7 +525,7 @@ function execute(op: u32): void {
       farCall(imm2, imm, opSize);
       break;
     }
-    case 0x9b: break; // FWAIT: no pending x87 exceptions yet
+    case 0x9b: fwait(); break;
     case 0x9c: push(getFlags() & (opSize == 2 ? 0xffff : ~(VM | RF)), opSize); break;
     case 0x9d: { // POPF
       const value = pop(opSize);
@@ -640,7 +653,8 @@ function execute(op: u32): void {
     }
     case 0xff: group5(); break;
     case 0x63: adjustRpl(); break;
-    default: unsupported(op); // 0xd8-0xdf x87
+    case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf: x87(op); break;
+    default: unsupported(op);
   }
 }
 

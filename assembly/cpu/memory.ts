@@ -6,8 +6,9 @@
 // access returns 0.
 
 import {
-  TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_READ_SUPER_U32, TLB_READ_USER_U32, TLB_WRITE_SUPER_U32,
-  TLB_WRITE_USER_U32, TLB_HOST_U32, TLB_GLOBAL_U32, VMH_BASE, VMH_DIRTY_LOG_U32, SEG_SS, SEG_ATTR_DB,
+  TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_READ_GLOBAL_U32, TLB_READ_HOST_U32, TLB_READ_SUPER_U32,
+  TLB_READ_USER_U32, TLB_WRITE_GLOBAL_U32, TLB_WRITE_HOST_U32, TLB_WRITE_SUPER_U32, TLB_WRITE_USER_U32, VMH_BASE,
+  VMH_DIRTY_LOG_U32, SEG_SS, SEG_ATTR_DB,
 } from "../abi/layout";
 import { markDirty, pageHost, readPhys, writePhys } from "../guest-memory";
 import { fetchOutsideRam } from "./exit";
@@ -33,6 +34,7 @@ let userOffset: usize = 0;
 
 /** Re-derives the privilege the TLB checks against; call after CS or CR0 changes. */
 export function updatePrivilege(): void {
+  forgetCodePage();
   const user = (cr(0) & CR0_PE) != 0 && (segSelector(1) & 3) == 3;
   userOffset = user ? 4 : 0;
 }
@@ -44,16 +46,17 @@ export function updatePrivilege(): void {
 
 /** Drops every TLB entry, or only the non-global ones. */
 export function flushTlb(keepGlobal: bool): void {
+  forgetCodePage();
   for (let i = 0; i < TLB_ENTRIES; i++) {
     const e = cpu + TLB_BASE + <usize>i * TLB_ENTRY_SIZE;
-    if (keepGlobal && load<u32>(e + TLB_GLOBAL_U32) != 0) continue;
-    store<u64>(e + TLB_READ_SUPER_U32, 0);
-    store<u64>(e + TLB_WRITE_SUPER_U32, 0);
+    if (!keepGlobal || load<u32>(e + TLB_READ_GLOBAL_U32) == 0) store<u64>(e + TLB_READ_SUPER_U32, 0);
+    if (!keepGlobal || load<u32>(e + TLB_WRITE_GLOBAL_U32) == 0) store<u64>(e + TLB_WRITE_SUPER_U32, 0);
   }
 }
 
-/** INVLPG: drops the entry for one linear page. */
+/** INVLPG: drops the entries for one linear page. */
 export function flushTlbPage(linear: u32): void {
+  forgetCodePage();
   const e = tlbEntry(linear);
   store<u64>(e + TLB_READ_SUPER_U32, 0);
   store<u64>(e + TLB_WRITE_SUPER_U32, 0);
@@ -133,23 +136,26 @@ function allowed(flagsEff: u32, write: bool, user: bool): bool {
   return true;
 }
 
-/** Fills the TLB entry for `linear` after a successful translation to `phys`. */
+/**
+ * Fills the TLB for `linear` after a successful translation to `phys`: the read half always, the
+ * write half after a write (which set the dirty bit) to a page that is RAM, not ROM.
+ */
 function fillTlb(linear: u32, phys: u32, write: bool): void {
   const host = pageHost(cpu, <u64>phys, false);
   if (host == 0) return;
   const e = tlbEntry(linear);
   const tag = (linear & 0xfffff000) | 1;
-  store<u64>(e + TLB_READ_SUPER_U32, 0);
-  store<u64>(e + TLB_WRITE_SUPER_U32, 0);
-  store<u32>(e + TLB_HOST_U32, <u32>host);
-  store<u32>(e + TLB_GLOBAL_U32, walkFlags & PTE_G);
+  const global = walkFlags & PTE_G;
   store<u32>(e + TLB_READ_SUPER_U32, tag);
-  if ((walkFlags & PTE_US) != 0) store<u32>(e + TLB_READ_USER_U32, tag);
-  // Write tags only after a write (which set the dirty bit) to a page that is RAM, not ROM.
-  if (write && pageHost(cpu, <u64>phys, true) != 0) {
-    if ((walkFlags & PTE_RW) != 0 || (cr(0) & CR0_WP) == 0) store<u32>(e + TLB_WRITE_SUPER_U32, tag);
-    if ((walkFlags & (PTE_US | PTE_RW)) == (PTE_US | PTE_RW)) store<u32>(e + TLB_WRITE_USER_U32, tag);
-  }
+  store<u32>(e + TLB_READ_USER_U32, (walkFlags & PTE_US) != 0 ? tag : 0);
+  store<u32>(e + TLB_READ_HOST_U32, <u32>host);
+  store<u32>(e + TLB_READ_GLOBAL_U32, global);
+  if (!write || pageHost(cpu, <u64>phys, true) == 0) return;
+  const superOk = (walkFlags & PTE_RW) != 0 || (cr(0) & CR0_WP) == 0;
+  store<u32>(e + TLB_WRITE_SUPER_U32, superOk ? tag : 0);
+  store<u32>(e + TLB_WRITE_USER_U32, (walkFlags & (PTE_US | PTE_RW)) == (PTE_US | PTE_RW) ? tag : 0);
+  store<u32>(e + TLB_WRITE_HOST_U32, <u32>host);
+  store<u32>(e + TLB_WRITE_GLOBAL_U32, global);
 }
 
 // ---- Linear accesses ----
@@ -197,7 +203,7 @@ export function readLinear(linear: u32, size: i32): u32 {
   if ((linear & 0xfff) <= <u32>(0x1000 - size)) {
     const e = tlbEntry(linear);
     if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) == ((linear & 0xfffff000) | 1)) {
-      const host = <usize>load<u32>(e + TLB_HOST_U32) + <usize>(linear & 0xfff);
+      const host = <usize>load<u32>(e + TLB_READ_HOST_U32) + <usize>(linear & 0xfff);
       return size == 4 ? load<u32>(host) : size == 2 ? <u32>load<u16>(host) : <u32>load<u8>(host);
     }
   }
@@ -209,7 +215,7 @@ export function writeLinear(linear: u32, size: i32, value: u32): void {
   if ((linear & 0xfff) <= <u32>(0x1000 - size)) {
     const e = tlbEntry(linear);
     if (load<u32>(e + TLB_WRITE_SUPER_U32 + userOffset) == ((linear & 0xfffff000) | 1)) {
-      const host = <usize>load<u32>(e + TLB_HOST_U32) + <usize>(linear & 0xfff);
+      const host = <usize>load<u32>(e + TLB_WRITE_HOST_U32) + <usize>(linear & 0xfff);
       if (size == 4) store<u32>(host, value);
       else if (size == 2) store<u16>(host, <u16>value);
       else store<u8>(host, <u8>value);
@@ -236,14 +242,29 @@ export function lockedHost(linear: u32, size: i32): usize {
   return host;
 }
 
+// The page instructions were last fetched from (its linear base and shared-memory address), so
+// sequential fetches skip even the TLB. Dropped with every TLB flush and privilege change.
+export let codePage: u32 = 1; // bit 0 set: matches no page
+export let codeHost: usize = 0;
+
+function forgetCodePage(): void {
+  codePage = 1;
+}
+
 /** Reads code bytes at a linear address (instruction fetch). */
 export function fetchLinear(linear: u32, size: i32): u32 {
   if ((linear & 0xfff) <= <u32>(0x1000 - size)) {
-    const e = tlbEntry(linear);
-    if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) == ((linear & 0xfffff000) | 1)) {
-      const host = <usize>load<u32>(e + TLB_HOST_U32) + <usize>(linear & 0xfff);
-      return size == 4 ? load<u32>(host) : size == 2 ? <u32>load<u16>(host) : <u32>load<u8>(host);
+    let host: usize;
+    if ((linear & 0xfffff000) == codePage) {
+      host = codeHost + <usize>(linear & 0xfff);
+    } else {
+      const e = tlbEntry(linear);
+      if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) != ((linear & 0xfffff000) | 1)) return readSlow(linear, size, ACCESS_FETCH);
+      codePage = linear & 0xfffff000;
+      codeHost = <usize>load<u32>(e + TLB_READ_HOST_U32);
+      host = codeHost + <usize>(linear & 0xfff);
     }
+    return size == 1 ? <u32>load<u8>(host) : size == 2 ? <u32>load<u16>(host) : load<u32>(host);
   }
   return readSlow(linear, size, ACCESS_FETCH);
 }

@@ -398,8 +398,8 @@ export function sysexit(): void {
 
 /**
  * CPUID (SDM vol. 2, "CPUID"): leaf 0 gives the highest leaf and the vendor string, leaf 1 the
- * family/model/stepping and the features this core implements and its tests check (PSE, TSC,
- * CX8, SEP, PGE, CMOV). Other leaves read as zero.
+ * family/model/stepping and the features this core implements and its tests check (FPU, PSE,
+ * TSC, CX8, SEP, PGE, CMOV, FXSR). Other leaves read as zero.
  */
 export function cpuid(): void {
   const leaf = reg32(EAX);
@@ -415,7 +415,7 @@ export function cpuid(): void {
     c = 0x65726f43; // "Core"
   } else if (leaf == 1) {
     a = 0x0633; // family 6, model 3, stepping 3 (a P6-class part; SYSENTER is valid from model 3)
-    d = (1 << 3) | (1 << 4) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15); // PSE TSC CX8 SEP PGE CMOV
+    d = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 24); // FPU PSE TSC CX8 SEP PGE CMOV FXSR
   }
   setReg32(EAX, a);
   setReg32(EBX, b);

@@ -10,6 +10,7 @@ import {
   writeE, writeG,
 } from "./decode";
 import { unsupported } from "./exit";
+import { fxrstor, fxsave } from "./x87-env";
 import { faulted, raise, UD } from "./fault";
 import { condition, getFlags, setArith } from "./flags";
 import { casAt, loadFarPointer } from "./interp";
@@ -66,6 +67,7 @@ export function twoByte(op: u32): void {
     case 0xa0: push(segSelector(SEG_FS), opSize); break;
     case 0xa1: popSegment(SEG_FS); break;
     case 0xa2: cpuid(); break;
+    case 0xae: if (modrmMod != 3 && modrmReg == 0) fxsave(eaSeg, eaOffset); else if (modrmMod != 3 && modrmReg == 1) fxrstor(eaSeg, eaOffset); else unsupported(0x0f00 | op); break;
     case 0xa3: bitTest(0, false); break;
     case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD/SHRD Ev,Gv,Ib/CL
       const count = (op & 1) != 0 ? getReg(ECX, 1) : imm;

@@ -5,7 +5,7 @@
 // in resSe/resSig; stores leave the memory image in `memLo`/`memHi`.
 
 import {
-  BIAS, clearExceptions, DENORMAL, EX_DE, EX_IE, exceptions, INDEFINITE_SE, INDEFINITE_SIG, INF, INTEGER_BIT,
+  BIAS, clearExceptions, DENORMAL, EX_DE, EX_IE, EX_OE, EX_UE, exceptions, masks, signal, INF, INTEGER_BIT,
   intMag, intOverflow, invalid, isNaNClass, packInteger, QUIET_BIT, resSe, resSig, roundPackFormat, roundToInteger,
   setResult, SNAN, UNSUPPORTED, ZERO, classify, unpackA, aSign, aExp, aSig,
 } from "./x87-float80";
@@ -94,7 +94,14 @@ function storeBinary(se: u32, sig: u64, expBits: i32, fracBits: i32): void {
   const emin = BIAS + 1 - bias;
   const emax = BIAS + bias;
   unpackA(se, sig);
+  const before = exceptions;
   roundPackFormat(aSign, aExp, aSig, 0, fracBits + 1, emin, emax);
+  const raised = exceptions & ~before;
+  if ((raised & ~masks & (EX_OE | EX_UE)) != 0) {
+    // Unmasked overflow or underflow: nothing is stored, and no precision exception reported.
+    clearExceptions();
+    signal(before | (raised & (EX_OE | EX_UE)));
+  }
   const e = <i32>(resSe & 0x7fff);
   if (e > emax) {
     memLo = signBit | infinity;
@@ -115,7 +122,7 @@ export function storeF64(se: u32, sig: u64): void {
   storeBinary(se, sig, 11, 52);
 }
 
-/** A two's-complement integer of `bytes` bytes (2, 4 or 8), sign-extended in `value`, to extended. */
+/** A sign-extended integer (FILD of any size) to extended, exactly. */
 export function loadInteger(value: i64): void {
   const negative = value < 0;
   packInteger(negative ? 1 : 0, negative ? <u64>0 - <u64>value : <u64>value);
@@ -142,7 +149,7 @@ export function storeInteger(se: u32, sig: u64, bytes: i32): void {
   if (intOverflow || intMag > (negative ? indefinite : indefinite - 1)) {
     // Invalid, not inexact: the rounding flags of the attempt are dropped.
     clearExceptions();
-    exceptions |= saved;
+    signal(saved);
     invalid();
     memLo = indefinite;
     return;
@@ -154,7 +161,10 @@ export function storeInteger(se: u32, sig: u64, bytes: i32): void {
 /** 10^18: FBSTP's bound (18 decimal digits). */
 const BCD_LIMIT: u64 = 1000000000000000000;
 
-/** Packed BCD (9 bytes of digit pairs in memLo and memHi bits 0-7, sign in memHi bit 15) to extended. */
+/**
+ * Packed BCD to extended: `lo` holds bytes 0-7 and `hi` bytes 8-9 of the m80bcd (18 digits,
+ * two per byte, least significant first; the sign in bit 7 of byte 9). Exact.
+ */
 export function loadBcd(lo: u64, hi: u32): void {
   let value: u64 = 0;
   // Most significant digit pair first: byte 8, then bytes 7 down to 0.
@@ -180,7 +190,7 @@ export function storeBcd(se: u32, sig: u64): void {
   }
   if (bad) {
     clearExceptions();
-    exceptions |= saved;
+    signal(saved);
     invalid();
     memLo = 0xc000000000000000;
     memHi = 0xffff;
@@ -205,12 +215,6 @@ export function indefiniteBinary(bytes: i32): u64 {
 /** The integer indefinite of `bytes` bytes. */
 export function indefiniteInteger(bytes: i32): u64 {
   return <u64>1 << <u64>((bytes << 3) - 1);
-}
-
-/** Sets memLo/memHi to the extended QNaN indefinite (an m80 image). */
-export function indefiniteExtended(): void {
-  memLo = INDEFINITE_SIG;
-  memHi = INDEFINITE_SE;
 }
 
 /** True when the denormal flag came from the last load (an m32/m64 denormal). */

@@ -7,7 +7,7 @@
 // leaves memory and state as they were.
 
 import { FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16 } from "../abi/layout";
-import { faulted, GP, raiseCode } from "./fault";
+import { faulted, GP, NM, raise, raiseCode } from "./fault";
 import { getFlags } from "./flags";
 import { linearAddress, readSeg, writeSeg } from "./memory";
 import { cpu, cr, CR0_PE, VM } from "./state";
@@ -15,10 +15,13 @@ import {
   CW_INIT, cw, physSe, physSig, physical, physTag, retag, setCw, setPhys, setSw, setTw, sw, TAG_EMPTY, tw,
 } from "./x87-state";
 
+const CR0_EM: u32 = 1 << 2;
+const CR0_TS: u32 = 1 << 3;
+
 // ---- Multi-piece memory access ----
 
 /** A read of `size` bytes at seg:offset will not fault (limits checked, both pages touched). */
-export function probeRead(seg: i32, offset: u32, size: i32): bool {
+function probeRead(seg: i32, offset: u32, size: i32): bool {
   linearAddress(seg, offset, size, false);
   if (faulted()) return false;
   readSeg(seg, offset, 1);
@@ -43,12 +46,12 @@ function probeWrite(seg: i32, offset: u32, size: i32, kind: i32): bool {
 }
 
 /** Image kinds: a memory operand (memLo/memHi) or a state image. */
-export const IMAGE_OPERAND = 0;
-export const IMAGE_ENV16 = 1;
-export const IMAGE_ENV32 = 2;
-export const IMAGE_SAVE16 = 3;
-export const IMAGE_SAVE32 = 4;
-export const IMAGE_FXSAVE = 5;
+const IMAGE_OPERAND = 0;
+const IMAGE_ENV16 = 1;
+const IMAGE_ENV32 = 2;
+const IMAGE_SAVE16 = 3;
+const IMAGE_SAVE32 = 4;
+const IMAGE_FXSAVE = 5;
 
 /** The operand image for IMAGE_OPERAND writes. */
 let operandLo: u64 = 0;
@@ -101,6 +104,7 @@ function registerByte(i: i32, k: u32): u32 {
 
 // ---- Environment fields ----
 
+/** The last instruction and data pointers as the vCPU block holds them (offsets and selectors). */
 function fip(): u32 { return load<u32>(cpu + FPU_FIP_U32); }
 function fcs(): u32 { return <u32>load<u16>(cpu + FPU_FCS_U16); }
 function fop(): u32 { return <u32>load<u16>(cpu + FPU_FOP_U16) & 0x7ff; }
@@ -109,6 +113,7 @@ function fds(): u32 { return <u32>load<u16>(cpu + FPU_FDS_U16); }
 
 /** In the real-mode layouts the pointers are linear: selector * 16 + offset. */
 function fipLinear(): u32 { return (fcs() << 4) + fip(); }
+/** See fipLinear(). */
 function fdpLinear(): u32 { return (fds() << 4) + fdp(); }
 
 /** Field j (0-6) of the 16-bit environment. */
@@ -124,7 +129,10 @@ function envField16(j: i32): u32 {
   }
 }
 
-/** Field j (0-6) of the 32-bit environment; reserved upper halves read as ones, as hardware stores them. */
+/**
+ * Field j (0-6) of the 32-bit environment. The reserved upper halves are stored as ones, as the
+ * host processor stores them in protected mode (the real-mode layout is given the same).
+ */
 function envField32(j: i32): u32 {
   switch (j) {
     case 0: return cw() | 0xffff0000;
@@ -271,19 +279,25 @@ export function restoreState(seg: i32, offset: u32, big: bool): void {
   }
 }
 
+/** Tags physical register p empty. */
 function setEmptyTag(p: i32): void {
   setTw(tw() | (<u32>3 << (<u32>p << 1)));
 }
 
-/** FXSAVE m512byte: #GP(0) unless 16-byte aligned. */
+/**
+ * FXSAVE m512byte: #NM when CR0.EM or CR0.TS is set, #GP(0) unless 16-byte aligned. Writes
+ * bytes 0-287 (the x87 state, zero MXCSR and XMM fields); the segment limit is checked for all
+ * 512 bytes, the pages only for those written.
+ */
 export function fxsave(seg: i32, offset: u32): void {
-  if (!aligned16(seg, offset)) return;
-  writeImage(seg, offset, 288, IMAGE_FXSAVE);
+  if (!available() || !aligned16(seg, offset)) return;
+  linearAddress(seg, offset, 512, true);
+  if (!faulted()) writeImage(seg, offset, 288, IMAGE_FXSAVE);
 }
 
 /** FXRSTOR m512byte: the x87 state from an FXSAVE area (MXCSR and XMM are not modelled). */
 export function fxrstor(seg: i32, offset: u32): void {
-  if (!aligned16(seg, offset) || !probeRead(seg, offset, 160)) return;
+  if (!available() || !aligned16(seg, offset) || !probeRead(seg, offset, 512)) return;
   const control = readSeg(seg, offset, 2);
   const status = readSeg(seg, offset + 2, 2);
   const tags = readSeg(seg, offset + 4, 1);
@@ -308,6 +322,16 @@ export function fxrstor(seg: i32, offset: u32): void {
   setCw(control);
 }
 
+/** FXSAVE and FXRSTOR raise #NM when CR0.EM or CR0.TS is set. */
+function available(): bool {
+  if ((cr(0) & (CR0_EM | CR0_TS)) != 0) {
+    raise(NM);
+    return false;
+  }
+  return true;
+}
+
+/** The operand's linear address is 16-byte aligned; #GP(0) otherwise (and segment faults first). */
 function aligned16(seg: i32, offset: u32): bool {
   const linear = linearAddress(seg, offset, 1, false);
   if (faulted()) return false;

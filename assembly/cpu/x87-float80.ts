@@ -6,7 +6,8 @@
 // then rounded once, to the precision (24, 53 or 64 bits) and rounding mode given, over the full
 // 15-bit exponent range (precision control narrows only the significand). Results and raised
 // exception flags go to module globals (the core allocates nothing): `resSe`/`resSig` and
-// `exceptions`. Tininess is detected before rounding, as the x87 does.
+// `exceptions`. Tininess is detected after rounding, and of two NaN operands the one with the
+// larger significand propagates, as the processors the differential test runs on do.
 
 /** Exception flags in their status-word positions (SDM vol. 1, 8.1.3). */
 export const EX_IE: u32 = 0x01;
@@ -19,7 +20,7 @@ export const EX_SF: u32 = 0x40;
 /** Not an exception: the result was rounded up in magnitude (reported as C1). */
 export const EX_C1: u32 = 0x200;
 
-/** Value classes. */
+/** Value classes (classify()). */
 export const ZERO = 0;
 export const NORMAL = 1;
 /** Denormals and pseudo-denormals (exponent 0 with the integer bit set). */
@@ -42,7 +43,6 @@ export const INDEFINITE_SIG: u64 = 0xc000000000000000;
 export const RC_NEAREST: u32 = 0;
 export const RC_DOWN: u32 = 1;
 export const RC_UP: u32 = 2;
-export const RC_ZERO: u32 = 3;
 
 /** Rounding mode for the next operations (RC_*). */
 export let rounding: u32 = RC_NEAREST;
@@ -65,10 +65,17 @@ export function setControl(cw: u32): void {
   precision = pc == 0 ? 24 : pc == 2 ? 53 : 64;
 }
 
+/** Starts an instruction's exception accumulator afresh. */
 export function clearExceptions(): void {
   exceptions = 0;
 }
 
+/** Raises exception flags (EX_*) for the running instruction. */
+export function signal(flags: u32): void {
+  exceptions |= flags;
+}
+
+/** Sets the result. */
 // @ts-ignore: decorator
 @inline export function setResult(se: u32, sig: u64): void {
   resSe = se;
@@ -93,6 +100,7 @@ export function classify(se: u32, sig: u64): i32 {
   return (sig & INTEGER_BIT) != 0 ? NORMAL : UNSUPPORTED;
 }
 
+/** QNaN or SNaN. */
 // @ts-ignore: decorator
 @inline export function isNaNClass(c: i32): bool {
   return c == QNAN || c == SNAN;
@@ -100,6 +108,7 @@ export function classify(se: u32, sig: u64): i32 {
 
 // ---- Unpacked operands: normalized significand, unbounded biased exponent ----
 
+/** The operands of the running operation, unpacked by unpackA/unpackB. */
 export let aSign: u32 = 0;
 export let aExp: i32 = 0;
 export let aSig: u64 = 0;
@@ -127,6 +136,7 @@ export function unpackB(se: u32, sig: u64): void {
 
 // ---- 128-bit helpers (hi:lo in two globals) ----
 
+/** The 128-bit result of mul64() and shiftRightJam(). */
 export let wideHi: u64 = 0;
 export let wideLo: u64 = 0;
 
@@ -168,7 +178,7 @@ export function shiftRightJam(hi: u64, lo: u64, n: i32): void {
 
 // ---- Rounding ----
 
-/** Adds the rounding increment chosen by the mode; returns true when it rounded up. */
+/** Whether the rounding mode rounds up a magnitude with the given round and sticky bits. */
 function roundUp(sign: u32, lsb: bool, half: bool, sticky: bool): bool {
   switch (rounding) {
     case RC_NEAREST: return half && (sticky || lsb);
@@ -178,12 +188,15 @@ function roundUp(sign: u32, lsb: bool, half: bool, sticky: bool): bool {
   }
 }
 
-/** Significand after rounding `sig` (with the bits below it in `extra`) to `bits` bits. */
+/** The significand after roundAt(), whether it was incremented, and whether that carried out. */
 let roundedSig: u64 = 0;
-/** True when rounding carried out of bit 63 (the significand became 1.0 of the next binade). */
+let roundedUp: bool = false;
 let roundedCarry: bool = false;
 
-/** Rounds sig:extra at bit (64 - bits); sets roundedSig/roundedCarry; returns true when inexact. */
+/**
+ * Rounds sig:extra (extra holds the bits below sig) to `bits` bits at bit (64 - bits) by the
+ * rounding mode; sets roundedSig/roundedUp/roundedCarry and returns true when inexact.
+ */
 function roundAt(sign: u32, sig: u64, extra: u64, bits: i32): bool {
   const drop = <u64>(64 - bits);
   let half: bool;
@@ -203,8 +216,8 @@ function roundAt(sign: u32, sig: u64, extra: u64, bits: i32): bool {
     kept = sig & ~mask;
   }
   roundedCarry = false;
-  if (roundUp(sign, lsb, half, sticky)) {
-    exceptions |= EX_C1;
+  roundedUp = roundUp(sign, lsb, half, sticky);
+  if (roundedUp) {
     const next = kept + (<u64>1 << drop);
     if (next < kept) {
       roundedCarry = true;
@@ -224,54 +237,66 @@ function roundAt(sign: u32, sig: u64, extra: u64, bits: i32): bool {
   return bits == 64 ? <u64>-1 : ~((<u64>1 << <u64>(64 - bits)) - 1);
 }
 
+/** The exponent adjustment of the unmasked overflow and underflow responses (3 * 2^13). */
+const WRAP: i32 = 24576;
+
 /**
  * Rounds a normalized exact value (sign, unbounded biased exponent `exp`, significand with bit
  * 63 set, lower bits in `extra`) to `bits` bits of precision in a format whose normal biased
- * exponents run from `emin` to `emax`, applying the masked or unmasked responses to overflow
- * and underflow (SDM vol. 1, 4.9.1.4-4.9.1.5, 8.5.4-8.5.5): masked, a tiny result is
- * denormalized and an overflow becomes infinity or the largest finite value by the rounding
- * mode; unmasked, the exponent is wrapped by 24576 (for register destinations; callers storing
- * to memory discard the result). The result's exponent stays in extended bias; a denormal
- * result in the format has its integer bit clear. Sets resSe/resSig.
+ * exponents run from `emin` to `emax`, applying the responses to overflow and underflow (SDM
+ * vol. 1, 4.9.1.4-4.9.1.5, 8.5.4-8.5.5). Tininess is detected after rounding (a value that
+ * rounds to the smallest normal is not tiny). Masked, a tiny result is denormalized (UE only
+ * when that loses bits) and an overflow becomes infinity or the largest finite value by the
+ * rounding mode; unmasked, the exponent is wrapped by 24576 (register destinations; callers
+ * storing to memory discard the result), and a result beyond even that range becomes infinity
+ * or zero. The result's exponent stays in extended bias; a denormal result in the format has
+ * its integer bit clear. Sets resSe/resSig and raises the flags (EX_C1 when rounded up).
  */
 export function roundPackFormat(sign: u32, exp: i32, sig: u64, extra: u64, bits: i32, emin: i32, emax: i32): void {
-  if (exp < emin) {
+  const inexact = roundAt(sign, sig, extra, bits);
+  const e = exp + (roundedCarry ? 1 : 0);
+  if (e < emin) {
     if ((masks & EX_UE) == 0) {
       // Unmasked: underflow is reported whether or not the result is exact.
-      exceptions |= EX_UE;
-      if (roundAt(sign, sig, extra, bits)) exceptions |= EX_PE;
-      let e = exp + (roundedCarry ? 1 : 0) + 24576;
-      setResult((sign << 15) | (<u32>e & 0x7fff), roundedSig);
+      exceptions |= EX_UE | (inexact ? EX_PE : 0) | (roundedUp ? EX_C1 : 0);
+      if (e + WRAP < emin) {
+        // Beyond even the wrapped range: zero, which is inexact.
+        exceptions = (exceptions | EX_PE) & ~EX_C1;
+        setResult(sign << 15, 0);
+      } else {
+        setResult((sign << 15) | <u32>(e + WRAP), roundedSig);
+      }
       return;
     }
     shiftRightJam(sig, extra, emin - exp);
     if (roundAt(sign, wideHi, wideLo, bits)) exceptions |= EX_UE | EX_PE;
+    if (roundedUp) exceptions |= EX_C1;
     // A carry into the integer bit makes the smallest normal (rounding cannot carry further).
     const normal = (roundedSig & INTEGER_BIT) != 0;
     setResult((sign << 15) | <u32>(normal ? emin : emin - 1), roundedSig);
     return;
   }
-  const inexact = roundAt(sign, sig, extra, bits);
-  let e = exp + (roundedCarry ? 1 : 0);
   if (inexact) exceptions |= EX_PE;
-  if (e > emax) {
-    exceptions |= EX_OE;
-    if ((masks & EX_OE) == 0) {
-      setResult((sign << 15) | (<u32>(e - 24576) & 0x7fff), roundedSig);
-      return;
-    }
-    exceptions |= EX_PE;
-    const toInfinity = rounding == RC_NEAREST || (rounding == RC_DOWN && sign != 0) || (rounding == RC_UP && sign == 0);
-    if (toInfinity) {
-      exceptions |= EX_C1;
-      setResult((sign << 15) | <u32>(emax + 1), INTEGER_BIT);
-    } else {
-      exceptions &= ~EX_C1;
-      setResult((sign << 15) | <u32>emax, maxSig(bits));
-    }
+  if (e <= emax) {
+    if (roundedUp) exceptions |= EX_C1;
+    setResult((sign << 15) | <u32>e, roundedSig);
     return;
   }
-  setResult((sign << 15) | <u32>e, roundedSig);
+  exceptions |= EX_OE;
+  if ((masks & EX_OE) == 0 && e - WRAP <= emax) {
+    if (roundedUp) exceptions |= EX_C1;
+    setResult((sign << 15) | <u32>(e - WRAP), roundedSig);
+    return;
+  }
+  exceptions |= EX_PE;
+  const toInfinity = (masks & EX_OE) == 0 || rounding == RC_NEAREST || (rounding == RC_DOWN && sign != 0) ||
+    (rounding == RC_UP && sign == 0);
+  if (toInfinity) {
+    exceptions |= EX_C1;
+    setResult((sign << 15) | <u32>(emax + 1), INTEGER_BIT);
+  } else {
+    setResult((sign << 15) | <u32>emax, maxSig(bits));
+  }
 }
 
 /** roundPackFormat for the extended format. */
@@ -283,7 +308,7 @@ export function roundPack(sign: u32, exp: i32, sig: u64, extra: u64, bits: i32):
  * Normalizes hi:lo (not both zero) and rounds it: the value is hi:lo * 2^(exp - BIAS - 63),
  * i.e. `exp` is the exponent the value would have with hi's bit 63 set.
  */
-export function normalizeRoundPack(sign: u32, exp: i32, hi: u64, lo: u64, bits: i32): void {
+function normalizeRoundPack(sign: u32, exp: i32, hi: u64, lo: u64, bits: i32): void {
   let e = exp;
   let h = hi;
   let l = lo;
@@ -310,8 +335,8 @@ export function quietNaN(se: u32, sig: u64): void {
 
 /**
  * The NaN result of a two-operand operation where at least one operand is a NaN: an SNaN raises
- * IE; with one NaN, that NaN (quieted); with two, the one with the larger significand (a QNaN
- * wins over an SNaN; on a tie, the destination `a`).
+ * IE; with one NaN, that NaN (quieted); with two, the one with the larger significand (so a
+ * QNaN wins over an SNaN), and of two with equal significands the positive one.
  */
 export function propagateNaN(aSeIn: u32, aSigIn: u64, ca: i32, bSeIn: u32, bSigIn: u64, cb: i32): void {
   if (ca == SNAN || cb == SNAN) exceptions |= EX_IE;
@@ -319,10 +344,7 @@ export function propagateNaN(aSeIn: u32, aSigIn: u64, ca: i32, bSeIn: u32, bSigI
     quietNaN(aSeIn, aSigIn);
   } else if (!isNaNClass(ca)) {
     quietNaN(bSeIn, bSigIn);
-  } else if (ca != cb) {
-    if (ca == QNAN) quietNaN(aSeIn, aSigIn);
-    else quietNaN(bSeIn, bSigIn);
-  } else if ((bSigIn | QUIET_BIT) > (aSigIn | QUIET_BIT)) {
+  } else if (bSigIn > aSigIn || (bSigIn == aSigIn && (bSeIn & 0x8000) == 0)) {
     quietNaN(bSeIn, bSigIn);
   } else {
     quietNaN(aSeIn, aSigIn);
@@ -330,10 +352,10 @@ export function propagateNaN(aSeIn: u32, aSigIn: u64, ca: i32, bSeIn: u32, bSigI
 }
 
 /**
- * Screens two operands: unsupported formats and NaNs decide the result; a denormal raises DE
- * (and, unmasked, stops the operation). Returns true when the result is already decided.
+ * Screens two operands: an unsupported format makes the result invalid, a NaN propagates.
+ * Returns true when that decided the result.
  */
-export function screen2(aSeIn: u32, aSigIn: u64, ca: i32, bSeIn: u32, bSigIn: u64, cb: i32): bool {
+function screen2(aSeIn: u32, aSigIn: u64, ca: i32, bSeIn: u32, bSigIn: u64, cb: i32): bool {
   if (ca == UNSUPPORTED || cb == UNSUPPORTED) {
     invalid();
     return true;
@@ -368,6 +390,7 @@ export function markDenormal(which: u32): void {
   denormalSource = which;
 }
 
+/** Classifies a and b into ca and cb, applying (and clearing) markDenormal(). */
 function classifyOperands(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64): void {
   ca = (denormalSource & 1) != 0 ? DENORMAL : classify(aSeIn, aSigIn);
   cb = (denormalSource & 2) != 0 ? DENORMAL : classify(bSeIn, bSigIn);
@@ -508,20 +531,12 @@ export function div(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, bits: i32)
       q |= 1;
     }
   }
-  // Round bit: compare 2 * rem with bSig.
+  // Round bit: 2 * rem against bSig; sticky unless the remainder is exactly half of it.
   top = rem >> 63;
   const twice = rem << 1;
   let extra: u64 = 0;
-  if (top != 0 || twice >= bSig) {
-    extra = INTEGER_BIT;
-    if (top == 0 && twice == bSig) {
-      // exactly half: no sticky bit
-    } else {
-      extra |= 1;
-    }
-  } else if (rem != 0) {
-    extra = 1;
-  }
+  if (top != 0 || twice >= bSig) extra = INTEGER_BIT | (top == 0 && twice == bSig ? 0 : 1);
+  else if (rem != 0) extra = 1;
   roundPack(sign, exp, q, extra, bits);
 }
 
@@ -583,9 +598,10 @@ export function sqrt(se: u32, sig: u64, bits: i32): void {
 
 // ---- Comparison ----
 
+/** compare() results. */
 export const CMP_LESS = -1;
 export const CMP_EQUAL = 0;
-export const CMP_GREATER = 1;
+const CMP_GREATER = 1;
 export const CMP_UNORDERED = 2;
 
 /**

@@ -21,38 +21,42 @@ export const SW_C1: u32 = 0x200;
 export const SW_C2: u32 = 0x400;
 export const SW_C3: u32 = 0x4000;
 export const SW_B: u32 = 0x8000;
-export const SW_CC: u32 = SW_C0 | SW_C1 | SW_C2 | SW_C3;
-export const SW_TOP_SHIFT: u32 = 11;
+const SW_TOP_SHIFT: u32 = 11;
 
 // Tags (SDM vol. 1, figure 8-7).
-export const TAG_VALID: u32 = 0;
-export const TAG_ZERO: u32 = 1;
-export const TAG_SPECIAL: u32 = 2;
+const TAG_VALID: u32 = 0;
+const TAG_ZERO: u32 = 1;
+const TAG_SPECIAL: u32 = 2;
 export const TAG_EMPTY: u32 = 3;
 
 /** The state FNINIT leaves (SDM vol. 1, table 8-10). */
 export const CW_INIT: u32 = 0x037f;
 
+/** The control word. */
 // @ts-ignore: decorator
 @inline export function cw(): u32 {
   return <u32>load<u16>(cpu + FPU_CW_U16);
 }
 
+/** The status word (TOP in bits 11-13). */
 // @ts-ignore: decorator
 @inline export function sw(): u32 {
   return <u32>load<u16>(cpu + FPU_SW_U16);
 }
 
+/** Writes the status word as is (see updateSummary for ES and B). */
 // @ts-ignore: decorator
 @inline export function setSw(value: u32): void {
   store<u16>(cpu + FPU_SW_U16, <u16>value);
 }
 
+/** The full tag word, two bits per physical register. */
 // @ts-ignore: decorator
 @inline export function tw(): u32 {
   return <u32>load<u16>(cpu + FPU_TW_U16);
 }
 
+/** Writes the full tag word. */
 // @ts-ignore: decorator
 @inline export function setTw(value: u32): void {
   store<u16>(cpu + FPU_TW_U16, <u16>value);
@@ -73,11 +77,13 @@ export function updateSummary(): void {
   setSw((s & 0x3f & ~cw()) != 0 ? s | SW_ES | SW_B : s & ~(SW_ES | SW_B));
 }
 
+/** TOP: the physical number of ST(0). */
 // @ts-ignore: decorator
 @inline export function top(): i32 {
   return <i32>(sw() >> SW_TOP_SHIFT) & 7;
 }
 
+/** Sets TOP (modulo 8). */
 export function setTop(t: i32): void {
   setSw((sw() & ~(<u32>7 << SW_TOP_SHIFT)) | (<u32>(t & 7) << SW_TOP_SHIFT));
 }
@@ -95,30 +101,35 @@ export function setCC(mask: u32, value: u32): void {
   return (top() + i) & 7;
 }
 
+/** The address of physical register p in the vCPU block. */
 // @ts-ignore: decorator
 @inline function regAt(p: i32): usize {
   return cpu + FPU_REG_BASE + <usize>p * FPU_REG_SIZE;
 }
 
+/** Physical register p's sign and exponent. */
 export function physSe(p: i32): u32 {
   return <u32>load<u16>(regAt(p) + FPU_REG_SIGN_EXP_U16);
 }
 
+/** Physical register p's significand. */
 export function physSig(p: i32): u64 {
   return load<u64>(regAt(p) + FPU_REG_SIGNIFICAND_U64);
 }
 
+/** Physical register p's tag (TAG_*). */
 export function physTag(p: i32): u32 {
   return (tw() >> (<u32>p << 1)) & 3;
 }
 
+/** Sets physical register p's tag. */
 export function setPhysTag(p: i32, tag: u32): void {
   const shift = <u32>p << 1;
   setTw((tw() & ~(<u32>3 << shift)) | (tag << shift));
 }
 
 /** The tag a value deserves: zero, valid (a normal) or special (everything else). */
-export function tagFor(se: u32, sig: u64): u32 {
+function tagFor(se: u32, sig: u64): u32 {
   const c = classify(se, sig);
   return c == ZERO ? TAG_ZERO : c == NORMAL ? TAG_VALID : TAG_SPECIAL;
 }
@@ -130,21 +141,25 @@ export function setPhys(p: i32, se: u32, sig: u64): void {
   setPhysTag(p, tagFor(se, sig));
 }
 
+/** ST(i)'s sign and exponent. */
 // @ts-ignore: decorator
 @inline export function stSe(i: i32): u32 {
   return physSe(physical(i));
 }
 
+/** ST(i)'s significand. */
 // @ts-ignore: decorator
 @inline export function stSig(i: i32): u64 {
   return physSig(physical(i));
 }
 
+/** Whether ST(i) is tagged empty. */
 // @ts-ignore: decorator
 @inline export function isEmpty(i: i32): bool {
   return physTag(physical(i)) == TAG_EMPTY;
 }
 
+/** Writes ST(i) and its tag. */
 export function setSt(i: i32, se: u32, sig: u64): void {
   setPhys(physical(i), se, sig);
 }
@@ -189,27 +204,38 @@ export function commit(ex: u32): bool {
   return (ex & 0x07 & ~cw()) == 0;
 }
 
+/** commit() for the instructions that leave C1 alone unless a stack fault sets it (FCOMI, FCMOVcc). */
+export function commitKeepC1(ex: u32): bool {
+  if ((ex & EX_SF) != 0) return commit(ex);
+  setSw(sw() | (ex & 0x7f));
+  updateSummary();
+  return (ex & 0x07 & ~cw()) == 0;
+}
+
 /** Stack overflow (a push onto a non-empty register): IE, SF, C1 = 1. */
 export const STACK_OVERFLOW: u32 = EX_IE | EX_SF | EX_C1;
 /** Stack underflow (reading an empty register): IE, SF, C1 = 0. */
 export const STACK_UNDERFLOW: u32 = EX_IE | EX_SF;
 
-/** True while the invalid-operation exception is masked (the masked responses apply). */
-// @ts-ignore: decorator
-@inline export function invalidMasked(): bool {
-  return (cw() & EX_IE) != 0;
-}
-
 /**
  * Pushes `se:sig` with the stack-overflow check: when ST(7) is in use, the masked response
- * pushes the QNaN indefinite; unmasked, nothing changes. Commits `ex` either way.
+ * pushes the QNaN indefinite; unmasked, nothing changes. Otherwise commits `ex` (the load's own
+ * exceptions) and pushes unless one of them is unmasked.
  */
 export function pushChecked(se: u32, sig: u64, ex: u32): void {
   if (!isEmpty(7)) {
-    if (commit(ex | STACK_OVERFLOW)) push(INDEFINITE_SE, INDEFINITE_SIG);
+    // The stack fault outranks whatever the value's conversion raised.
+    if (commit(STACK_OVERFLOW)) push(INDEFINITE_SE, INDEFINITE_SIG);
     return;
   }
   if (commit(ex)) push(se, sig);
+}
+
+/** Masked stack underflow: ST(i) becomes the indefinite (and the stack pops when `popAfter`). */
+export function underflowInto(i: i32, popAfter: bool): void {
+  if (!commit(STACK_UNDERFLOW)) return;
+  setSt(i, INDEFINITE_SE, INDEFINITE_SIG);
+  if (popAfter) pop();
 }
 
 // ---- Last instruction and data pointers ----
