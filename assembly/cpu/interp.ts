@@ -25,20 +25,15 @@ import { deliverInterrupt } from "./interrupts";
 import { adjustRpl } from "./system";
 import { peek, pop, push, setStackPointer, stackOffset } from "./stack";
 import {
-  AC, AF, beginInstruction, CF, codeIs32, cpl, cpu, DF, eip, getReg, IF, IOPL, NT, OF, protectedMode, reg16,
-  reg32, reg8, RF, segSelector, stackIs32, setEip, setReg, setReg16, setReg32, setReg8, SF, startEip, TF, VM, ZF, ID, PF,
+  AC, AF, beginInstruction, CF, codeIs32, cpl, cpu, DF, EAX, EBP, EBX, ECX, EDX, eip, ESP, getReg, ID, IF,
+  IOPL, NT, OF, PF, protectedMode, reg16, reg32, reg8, RF, segSelector, setEip, setReg, setReg16, setReg32,
+  setReg8, SF, stackIs32, startEip, TF, VM, ZF,
 } from "./state";
 import { stringOp, STR_CMPS, STR_INS, STR_LODS, STR_MOVS, STR_OUTS, STR_SCAS, STR_STOS } from "./strings";
 import { twoByte } from "./twobyte";
 import { fwait, x87 } from "./x87";
 import { clearExit, exitReason, requestExit, unsupported } from "./exit";
 
-const EAX = 0;
-const ECX = 1;
-const EDX = 2;
-const EBX = 3;
-const ESP = 4;
-const EBP = 5;
 
 /** ESP at the start of the instruction, restored when it faults. */
 let startEsp: u32 = 0;

@@ -19,14 +19,14 @@ import { getFlags, setFlags } from "./flags";
 import { readSystem, updatePrivilege } from "./memory";
 import { peek, push, setStackPointer, stackOffset } from "./stack";
 import {
-  cpl, eip, NT, protectedMode, reg32, segAttrs, segBase, segLimit, segSelector, setEip, setReg32, setSegment, VM,
+  cpl, eip, ESP, NT, protectedMode, reg32, segAttrs, segBase, segLimit, segSelector, setEip, setReg32,
+  setSegment, VM,
 } from "./state";
 import { writableFlags } from "./interp";
 
 /** EXIT_UNSUPPORTED details for the transfers not modelled yet. */
 export const UNSUPPORTED_VIRTUAL_8086: u32 = 0x10002;
 
-const ESP = 4;
 
 /** Raises `vector` with a selector error code (RPL bits cleared, EXT as given). */
 export function selectorFault(vector: i32, selector: u32, ext: u32): void {

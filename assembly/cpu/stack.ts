@@ -4,9 +4,8 @@
 import { SEG_SS } from "../abi/layout";
 import { faulted } from "./fault";
 import { readSeg, writeSeg } from "./memory";
-import { reg16, reg32, setReg16, setReg32, stackIs32 } from "./state";
+import { ESP, reg16, reg32, setReg16, setReg32, stackIs32 } from "./state";
 
-const ESP = 4;
 
 /** The stack pointer at the stack's width. */
 export function stackPointer(): u32 {

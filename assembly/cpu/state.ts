@@ -61,6 +61,16 @@ export const CR4_PGE: u32 = 1 << 7;
 
 // ---- General registers (0-7: EAX ECX EDX EBX ESP EBP ESI EDI) ----
 
+/** Register numbers as ModRM and the opcode map encode them. */
+export const EAX = 0;
+export const ECX = 1;
+export const EDX = 2;
+export const EBX = 3;
+export const ESP = 4;
+export const EBP = 5;
+export const ESI = 6;
+export const EDI = 7;
+
 // @ts-ignore: decorator
 @inline export function reg32(r: i32): u32 {
   return load<u32>(cpu + (<usize>r << 3), REG_GPR_U64);

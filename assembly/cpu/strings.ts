@@ -11,7 +11,7 @@ import { addrSize, dataSeg, repPrefix } from "./decode";
 import { faulted } from "./fault";
 import { flags, getZF } from "./flags";
 import { readSeg, writeSeg } from "./memory";
-import { cpu, DF, getReg, reg16, reg32, setEip, setReg, setReg16, setReg32, startEip } from "./state";
+import { cpu, DF, ECX, EDI, EDX, ESI, getReg, reg16, reg32, setEip, setReg, setReg16, setReg32, startEip } from "./state";
 
 export const STR_MOVS = 0;
 export const STR_CMPS = 1;
@@ -21,10 +21,6 @@ export const STR_SCAS = 4;
 export const STR_INS = 5;
 export const STR_OUTS = 6;
 
-const ECX = 1;
-const EDX = 2;
-const ESI = 6;
-const EDI = 7;
 /** Iterations of a repeated instruction per step before it is restarted. */
 const ITERATIONS_PER_STEP = 4096;
 

@@ -19,18 +19,13 @@ import { getFlags, setArith, setFlags } from "./flags";
 import { flushTlb, flushTlbPage, readSeg, updatePrivilege, writeSeg } from "./memory";
 import { selectorFault } from "./segments";
 import {
-  cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, IF, protectedMode, reg32, RF, segBase, segSelector,
-  setCr, setEip, setReg32, setSegment, VM, ZF,
+  cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, EAX, EBX, ECX, EDX, ESP, IF, protectedMode, reg32,
+  RF, segBase, segSelector, setCr, setEip, setReg32, setSegment, VM, ZF,
 } from "./state";
 
 export const CR0_TS: u32 = 1 << 3;
 const CR4_TSD: u32 = 1 << 2;
 const CR4_DE: u32 = 1 << 3;
-const EAX = 0;
-const ECX = 1;
-const EDX = 2;
-const EBX = 3;
-const ESP = 4;
 /** Flat 4 GiB segments as SYSENTER/SYSEXIT load them: G, D/B, present, code or data, and the DPL. */
 const FLAT_CODE: u32 = 0xc09b;
 const FLAT_DATA: u32 = 0xc093;

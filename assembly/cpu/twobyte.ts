@@ -21,12 +21,8 @@ import {
   readMsr, readTimeStampCounter, sysenter, sysexit, writeMsr,
 } from "./system";
 import { pop, push } from "./stack";
-import { CF, cr, eip, getReg, reg32, segSelector, setCr, setEip, setReg, setReg32, ZF } from "./state";
+import { CF, cr, EAX, EBX, ECX, EDX, eip, getReg, reg32, segSelector, setCr, setEip, setReg, setReg32, ZF } from "./state";
 
-const EAX = 0;
-const ECX = 1;
-const EDX = 2;
-const EBX = 3;
 
 /** Executes 0F `op`, whose operands decodeOperands() has read. */
 export function twoByte(op: u32): void {
