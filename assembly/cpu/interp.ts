@@ -85,7 +85,7 @@ export function step(): i32 {
   resetPrefixes(big);
   let op = fetch(1);
   // Prefixes, at most 14 before the opcode (an instruction is at most 15 bytes).
-  for (let n = 0; isPrefix(op); n++) {
+  for (let n = 0; isPrefix(op, big); n++) {
     if (n == 14) {
       raiseCode(GP, 0);
       break;
@@ -111,9 +111,8 @@ export function step(): i32 {
   return exitReason;
 }
 
-/** Applies prefix byte `op` and returns true, or returns false for an opcode. */
-function isPrefix(op: u32): bool {
-  const big = codeIs32();
+/** Applies prefix byte `op` (in 32-bit code when `big`) and returns true, or returns false for an opcode. */
+function isPrefix(op: u32, big: bool): bool {
   switch (op) {
     case 0x66: toggleOpSize(big); return true;
     case 0x67: toggleAddrSize(big); return true;

@@ -17,7 +17,7 @@ import { unsupported } from "./exit";
 import { faulted, GP, NP, raiseCode, SS_, TS } from "./fault";
 import { getFlags, setFlags } from "./flags";
 import { readSystem, updatePrivilege } from "./memory";
-import { peek, push, setStackPointer, stackOffset } from "./stack";
+import { peek, push, setStackPointer, stackOffset, stackPointer } from "./stack";
 import {
   cpl, eip, ESP, NT, protectedMode, reg32, segAttrs, segBase, segLimit, segSelector, setEip, setReg32,
   setSegment, VM,
@@ -326,7 +326,7 @@ function callInner(dpl: u32, size: i32, returnCs: u32, returnEip: u32): void {
     raiseCode(GP, 0);
     return;
   }
-  const callerStackTop = (segAttrs(SEG_SS) & 0x4000) != 0 ? reg32(ESP) : reg32(ESP) & 0xffff;
+  const callerStackTop = stackPointer();
   if (!switchToInnerStack(dpl, 0)) return;
   push(outerSs, size);
   if (!faulted()) push(outerEsp, size);
