@@ -6,6 +6,7 @@ import {
   VCPU_REQUEST_U32, VCPU_MAP_GEN_U32, RUN_EXIT_REASON_U32, RUN_INSN_COUNT_U64, EXIT_NONE, EXIT_BUDGET,
   EXIT_REQUEST, EXIT_HLT,
 } from "./abi/layout";
+import { unfinished } from "./cpu/exit";
 import { loadFlags, storeFlags } from "./cpu/flags";
 import { acceptInterrupts, loadShadow, step, storeShadow } from "./cpu/interp";
 import { flushTlb, updatePrivilege } from "./cpu/memory";
@@ -50,7 +51,7 @@ export function run(block: usize, budget: i32): i32 {
       reason = exit;
       break;
     }
-    retired++;
+    if (!unfinished) retired++;
   }
   leave();
   storeFlags();

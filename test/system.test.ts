@@ -304,3 +304,14 @@ test("RDTSC counts at TSC_HZ from the host clock; a write to IA32_TSC moves it; 
   assert.deepEqual(host.run(100), { reason: "hlt" });
   assert.deepEqual(stackWords(host, 2), [0, USER_CODE_AT]);
 });
+
+test("a REP string instruction retires once however many chunks it runs in", () => {
+  const host = machine();
+  // mov ecx, 20000; mov esi, 0x10000; mov edi, 0x40000; rep movsb; hlt
+  host.ram.set([0xb9, ...le32(20000), 0xbe, ...le32(0x10000), 0xbf, ...le32(0x40000), 0xf3, 0xa4, 0xf4], CODE_AT);
+  host.ram.fill(0x5a, 0x10000, 0x10000 + 20000);
+  assert.deepEqual(host.run(1000), { reason: "hlt" });
+  assert.equal(reg(host, "instructions"), 5);
+  assert.equal(reg(host, "rcx"), 0);
+  assert.equal(host.ram[0x40000 + 19999], 0x5a);
+});

@@ -7,9 +7,17 @@ import { raise, STOP } from "./fault";
 import { cpu } from "./state";
 
 export let exitReason: i32 = EXIT_NONE;
+/** Set when the instruction stopped part-way to be run again (a REP string chunk): not retired. */
+export let unfinished = false;
 
 export function clearExit(): void {
   exitReason = EXIT_NONE;
+  unfinished = false;
+}
+
+/** Marks the instruction as not finished: EIP stays on it and it does not count as retired. */
+export function runAgain(): void {
+  unfinished = true;
 }
 
 export function requestExit(reason: i32): void {

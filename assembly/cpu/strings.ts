@@ -7,6 +7,7 @@
 import { SEG_ES } from "../abi/layout";
 import { readPort, writePort } from "../guest-memory";
 import { alu, ALU_CMP } from "./alu";
+import { runAgain } from "./exit";
 import { addrSize, dataSeg, repPrefix } from "./decode";
 import { faulted } from "./fault";
 import { flags, getZF } from "./flags";
@@ -110,4 +111,5 @@ export function stringOp(op: i32, size: i32): void {
     if (count == 1) return;
   }
   setEip(startEip); // not finished: run this instruction again
+  runAgain();
 }
