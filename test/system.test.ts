@@ -315,3 +315,23 @@ test("a REP string instruction retires once however many chunks it runs in", () 
   assert.equal(reg(host, "rcx"), 0);
   assert.equal(host.ram[0x40000 + 19999], 0x5a);
 });
+
+test("bulk REP MOVS/STOS keep x86 semantics: an overlapping forward MOVSB replicates, STOSD fills, pages cross", () => {
+  const host = machine();
+  host.ram[0x10000] = 0x11;
+  host.ram[0x10001] = 0x22;
+  // Warm the TLB for both pages, then: rep movsb from 0x10000 to 0x10002 (overlapping by 2), 6000 bytes
+  // mov ecx, 6000; mov esi, 0x10000; mov edi, 0x10002; rep movsb
+  // mov ecx, 3000; mov eax, 0xa1b2c3d4; mov edi, 0x20ffe; rep stosd; hlt
+  host.ram.set([
+    0xb9, ...le32(6000), 0xbe, ...le32(0x10000), 0xbf, ...le32(0x10002), 0xf3, 0xa4,
+    0xb9, ...le32(3000), 0xb8, ...le32(0xa1b2c3d4), 0xbf, ...le32(0x20ffe), 0xf3, 0xab, 0xf4,
+  ], CODE_AT);
+  assert.deepEqual(host.run(100000), { reason: "hlt" });
+  const bytes = host.ram.subarray(0x10000, 0x10000 + 6002);
+  assert.ok(bytes.every((b, i) => b === (i % 2 === 0 ? 0x11 : 0x22)), "each byte copied after the one before it was written");
+  const view = new DataView(host.ram.buffer, host.ram.byteOffset);
+  for (const at of [0x20ffe, 0x20ffe + 4 * 1000, 0x20ffe + 4 * 2999]) assert.equal(view.getUint32(at, true), 0xa1b2c3d4);
+  assert.equal(view.getUint32(0x20ffe + 4 * 3000, true), 0);
+  assert.deepEqual([reg(host, "rcx"), reg(host, "rdi")], [0, 0x20ffe + 4 * 3000]);
+});

@@ -251,6 +251,24 @@ function forgetCodePage(): void {
   codePage = 1;
 }
 
+/**
+ * Shared-memory address of `bytes` bytes at `linear` when they lie in one page the TLB already
+ * holds for this kind of access (at the current privilege), else 0. For bulk string moves; the
+ * caller falls back to ordinary accesses, which fill the TLB.
+ */
+export function cachedHost(linear: u32, bytes: u32, write: bool): usize {
+  if ((linear & 0xfff) + bytes > 0x1000) return 0;
+  const e = tlbEntry(linear);
+  const kind: usize = write ? TLB_WRITE_SUPER_U32 : TLB_READ_SUPER_U32;
+  if (load<u32>(e + kind + userOffset) != ((linear & 0xfffff000) | 1)) return 0;
+  return <usize>load<u32>(e + (write ? TLB_WRITE_HOST_U32 : TLB_READ_HOST_U32)) + <usize>(linear & 0xfff);
+}
+
+/** Marks a bulk write of `bytes` at shared-memory address `host` in the dirty log, when it is on. */
+export function noteBulkWrite(host: usize, bytes: i32): void {
+  if (load<u32>(VMH_BASE + VMH_DIRTY_LOG_U32) != 0) markDirty(host, bytes);
+}
+
 /** Reads code bytes at a linear address (instruction fetch). */
 export function fetchLinear(linear: u32, size: i32): u32 {
   if ((linear & 0xfff) <= <u32>(0x1000 - size)) {

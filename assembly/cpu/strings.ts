@@ -9,10 +9,12 @@ import { readPort, writePort } from "../guest-memory";
 import { alu, ALU_CMP } from "./alu";
 import { runAgain } from "./exit";
 import { addrSize, dataSeg, repPrefix } from "./decode";
-import { faulted } from "./fault";
+import { clearFault, faulted } from "./fault";
 import { flags, getZF } from "./flags";
-import { readSeg, writeSeg } from "./memory";
-import { cpu, DF, ECX, EDI, EDX, ESI, getReg, reg16, reg32, setEip, setReg, setReg16, setReg32, startEip } from "./state";
+import { cachedHost, linearAddress, noteBulkWrite, readSeg, writeSeg } from "./memory";
+import {
+  cpu, DF, EAX, ECX, EDI, EDX, ESI, getReg, reg16, reg32, reg8, segBase, setEip, setReg, setReg16, setReg32, startEip,
+} from "./state";
 
 export const STR_MOVS = 0;
 export const STR_CMPS = 1;
@@ -93,6 +95,52 @@ function iterate(op: i32, size: i32, delta: u32): bool {
   return true;
 }
 
+/**
+ * REP MOVS/STOS over plain RAM, forwards with 32-bit addressing: as many elements as stay within
+ * one source and one destination page (and the segment limits) are moved with one memory.copy or
+ * fill. Returns how many, or 0 when this chunk must take the element-by-element path (a TLB miss,
+ * MMIO, DF set, 16-bit addressing, or a forward overlap whose byte-by-byte result differs from a
+ * block copy).
+ */
+function bulk(op: i32, size: i32, count: u32): u32 {
+  if (addrSize != 4 || (flags & DF) != 0) return 0;
+  const dstOffset = reg32(EDI);
+  const dstLinear = segBase(SEG_ES) + dstOffset;
+  let elements = min(count, (0x1000 - (dstLinear & 0xfff)) / <u32>size);
+  let srcLinear: u32 = 0;
+  if (op == STR_MOVS) {
+    srcLinear = segBase(dataSeg()) + reg32(ESI);
+    elements = min(elements, (0x1000 - (srcLinear & 0xfff)) / <u32>size);
+  }
+  if (elements == 0) return 0;
+  const bytes = elements * <u32>size;
+  linearAddress(SEG_ES, dstOffset, <i32>bytes, true);
+  if (op == STR_MOVS) linearAddress(dataSeg(), reg32(ESI), <i32>bytes, false);
+  if (faulted()) {
+    clearFault(); // the element path raises the same fault at the exact element
+    return 0;
+  }
+  const dst = cachedHost(dstLinear, bytes, true);
+  if (dst == 0) return 0;
+  if (op == STR_MOVS) {
+    const src = cachedHost(srcLinear, bytes, false);
+    if (src == 0 || (dst > src && dst < src + <usize>bytes)) return 0;
+    memory.copy(dst, src, bytes);
+    setReg32(ESI, reg32(ESI) + bytes);
+  } else if (size == 1) {
+    memory.fill(dst, <u8>reg8(EAX), bytes);
+  } else {
+    const value = getReg(EAX, size);
+    for (let at: u32 = 0; at < bytes; at += <u32>size) {
+      if (size == 4) store<u32>(dst + <usize>at, value);
+      else store<u16>(dst + <usize>at, <u16>value);
+    }
+  }
+  noteBulkWrite(dst, <i32>bytes);
+  setReg32(EDI, dstOffset + bytes);
+  return elements;
+}
+
 /** Executes string instruction `op` on `size`-byte elements, honouring REP prefixes. */
 export function stringOp(op: i32, size: i32): void {
   const delta: u32 = (flags & DF) != 0 ? <u32>-size : <u32>size;
@@ -104,6 +152,12 @@ export function stringOp(op: i32, size: i32): void {
   for (let n = 0; n < ITERATIONS_PER_STEP; n++) {
     const count = index(ECX);
     if (count == 0) return;
+    const done = op == STR_MOVS || op == STR_STOS ? bulk(op, size, count) : 0;
+    if (done != 0) {
+      setReg32(ECX, count - done);
+      if (count == done) return;
+      continue;
+    }
     if (!iterate(op, size, delta)) return;
     if (addrSize == 4) setReg32(ECX, count - 1);
     else setReg16(ECX, count - 1);
