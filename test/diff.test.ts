@@ -20,17 +20,9 @@ import { collectCoverage, formatCoverage } from "./diff/coverage";
 import { ROWS, generateCase, selectRows, type Row } from "./diff/generators";
 import { runNative } from "./diff/native";
 import { CoreRunner } from "./diff/run-core";
+import { envInt } from "./native/env";
 
 const env = process.env;
-
-/** A non-negative integer from the environment, or `fallback` when unset. */
-function envInt(name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name}=${text} is not a non-negative integer`);
-  return value;
-}
 
 const SEED = envInt("DIFF_SEED", randomInt(2 ** 32)) >>> 0;
 const CASES = envInt("DIFF_CASES", env.DIFF_FULL === "1" ? 200_000 : 20_000);

@@ -19,6 +19,7 @@
 import assert from "node:assert/strict";
 import { randomInt } from "node:crypto";
 import { test } from "node:test";
+import { envInt } from "./native/env";
 import { FORMS, generateCase, writeImage, type Form, type GeneratedCase } from "./x87/cases";
 import { compareResults, maxUlps, readReg, TRANSCENDENTAL_ULPS, u32 } from "./x87/compare";
 import { X87CoreRunner } from "./x87/core";
@@ -27,14 +28,6 @@ import { runNative, type X87Result } from "./x87/native";
 import { Random, type Ext80 } from "./x87/values";
 
 const env = process.env;
-
-function envInt(name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name}=${text} is not a non-negative integer`);
-  return value;
-}
 
 const SEED = envInt("X87_SEED", randomInt(2 ** 32)) >>> 0;
 const CASES = envInt("X87_CASES", 20_000);

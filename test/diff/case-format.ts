@@ -1,10 +1,13 @@
 /**
  * The binary format between the differential test and the native runner (native/runner.c), and
  * the fixed guest addresses both machines use. Every numeric export becomes a `#define` in the
- * header the runner is compiled with (native.ts writes it), so this file is the only definition.
- * Little-endian throughout. Input: a header, then fixed-size case records until end of input.
- * Output: a header holding the host's segment selectors, then one result record per case.
+ * header the runner is compiled with (test/native/runner.ts writes it), so this file is the only
+ * definition. The framing shared with the x87 test (input header, the record's first fields) is
+ * test/native/format.ts, re-exported here.
  */
+import { CASE_CODE_LEN_U32, OUT_SELECTORS_U32, RES_VECTOR_U32 } from "../native/format";
+
+export * from "../native/format";
 
 /** The DATA area: every memory operand, stack and string access of a case lands in it. */
 export const DATA_BASE = 0x10000000;
@@ -16,13 +19,7 @@ export const CODE_MAX = 64;
 
 export const FORMAT_MAGIC = 0x31464944; // "DIF1"
 
-// Input header
-export const IN_MAGIC_U32 = 0;
-export const IN_CASE_SIZE_U32 = IN_MAGIC_U32 + 4; // CASE_SIZE, so a stale runner is refused
-export const IN_HEADER_SIZE = IN_CASE_SIZE_U32 + 4;
-
-// Case record
-export const CASE_CODE_LEN_U32 = 0;
+// Case record (after CASE_CODE_LEN_U32)
 export const CASE_FLAGS_U32 = CASE_CODE_LEN_U32 + 4; // CASE_FLAG_*
 export const CASE_EFLAGS_U32 = CASE_FLAGS_U32 + 4; // only EFLAGS_INPUT bits are loaded
 export const CASE_REGS_U32 = CASE_EFLAGS_U32 + 4; // EAX ECX EDX EBX ESP EBP ESI EDI
@@ -38,17 +35,13 @@ export const EFLAGS_ARITH = 0x8d5;
 export const EFLAGS_DF = 0x400;
 /** The EFLAGS bits a case may set; IF and bit 1 are always 1. */
 export const EFLAGS_INPUT = EFLAGS_ARITH | EFLAGS_DF;
-export const EFLAGS_FIXED = 0x202;
 
 // Output header: the selectors the host's flat segments and the DATA segment use, in the core's
 // segment order ES CS SS DS FS GS (FS and GS hold the DATA segment).
-export const OUT_MAGIC_U32 = 0;
-export const OUT_SELECTORS_U32 = OUT_MAGIC_U32 + 4; // 6 x u32
-export const OUT_HEADER_SIZE = OUT_SELECTORS_U32 + 6 * 4;
+export const OUT_SELECTORS = 6;
+export const OUT_HEADER_SIZE = OUT_SELECTORS_U32 + OUT_SELECTORS * 4;
 
-// Result record
-export const RES_SIGNAL_U32 = 0; // 0 when the case ran to its end, else the signal that stopped it
-export const RES_VECTOR_U32 = RES_SIGNAL_U32 + 4; // the exception vector (sigcontext trapno)
+// Result record (after RES_SIGNAL_U32 and RES_VECTOR_U32)
 export const RES_ERROR_CODE_U32 = RES_VECTOR_U32 + 4;
 export const RES_CR2_U32 = RES_ERROR_CODE_U32 + 4;
 export const RES_EIP_U32 = RES_CR2_U32 + 4; // CODE_BASE + CODE_LEN, or the faulting instruction

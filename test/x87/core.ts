@@ -1,10 +1,8 @@
 /**
- * The core side of the x87 differential test: runs a case in build/core.wasm through CoreHost on
- * the machine the native runner sees: the code page and the DATA pages as RAM at the same guest
- * physical addresses, paging off, flat 32-bit protected mode at CPL 3 with the host's
- * selectors, CR0.NE set (so a pending unmasked exception raises #MF, as Linux runs the host),
- * and every exception an exit. The code page ends with HLT, which at CPL 3 raises #GP(0): a case
- * ran to its end when the core stops with #GP there.
+ * The core side of the x87 differential test: runs a case in build/core.wasm on the machine the
+ * native runner sees (test/native/core.ts: the code page and the DATA pages as RAM, flat 32-bit
+ * protected mode at CPL 3 with the host's selectors, every exception an exit), with CR0.NE set
+ * (so a pending unmasked exception raises #MF, as Linux runs the host).
  *
  * The FPU starts each case as FNINIT leaves it (the native runner executes FNINIT); after a
  * fault, the FPU state is read from the vCPU block and laid out as FNSAVE's 32-bit image at
@@ -14,9 +12,8 @@ import {
   FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
   FPU_REG_SIGNIFICAND_U64, FPU_REG_SIZE, FPU_SW_U16, FPU_TW_U16,
 } from "../../assembly/abi/layout";
-import { gpa, ramOffset } from "../../workers/addresses";
 import { REG } from "../../workers/registers";
-import { CoreHost } from "../fixtures/core-host";
+import { CaseCore, flatSegment, reachedEnd, type Segment } from "../native/core";
 import {
   CODE_BASE, CODE_SIZE, DATA_BASE, DATA_SIZE, EFLAGS_FIXED, EFLAGS_INPUT, WIN_OUT, WINDOW_BASE, WINDOW_SIZE,
 } from "./format";
@@ -24,60 +21,35 @@ import type { HostSelectors, X87Case, X87Result } from "./native";
 
 /** Instructions a case may take: its own few, plus the FRSTOR and FNSAVE around them. */
 const BUDGET = 64;
-const HLT = 0xf4;
-const GP = 13;
 /** CR0: PE, ET and NE. */
 const CR0_PE_ET_NE = 0x31n;
-const SEGMENTS = ["es", "cs", "ss", "ds"] as const;
-const FLAT_CODE_ATTRS = 0xc0fb;
-const FLAT_DATA_ATTRS = 0xc0f3;
+const SEGMENTS: readonly Segment[] = ["es", "cs", "ss", "ds"];
 
 /** One CoreHost set up for x87 cases; run() takes one case at a time. */
 export class X87CoreRunner {
-  private readonly host = new CoreHost();
-  private readonly code: Uint8Array;
-  private readonly window: Uint8Array;
-  private readonly fpu: DataView;
+  private readonly core = new CaseCore({ dataBase: DATA_BASE, dataSize: DATA_SIZE, codeBase: CODE_BASE, codeSize: CODE_SIZE });
+  private readonly window = this.core.data.subarray(WINDOW_BASE - DATA_BASE, WINDOW_BASE - DATA_BASE + WINDOW_SIZE);
+  private readonly fpu = new DataView(this.core.host.memory.buffer, this.core.host.block);
 
-  constructor(private readonly selectors: HostSelectors) {
-    this.host.setMemoryMap([
-      { kind: "ram", gpa: gpa(DATA_BASE), size: DATA_SIZE, ramOffset: ramOffset(0) },
-      { kind: "ram", gpa: gpa(CODE_BASE), size: CODE_SIZE, ramOffset: ramOffset(DATA_SIZE) },
-    ]);
-    this.window = this.host.ram.subarray(WINDOW_BASE - DATA_BASE, WINDOW_BASE - DATA_BASE + WINDOW_SIZE);
-    this.code = this.host.ram.subarray(DATA_SIZE, DATA_SIZE + CODE_SIZE);
-    this.code.fill(HLT);
-    this.fpu = new DataView(this.host.memory.buffer, this.host.block);
-    this.host.setState([{ tag: REG.exception_exits, value: 0xffffffff }]);
-  }
+  constructor(private readonly selectors: HostSelectors) {}
 
   /** Runs one case from FNINIT's state and returns what the core ended with. */
   run(c: X87Case): X87Result {
     this.window.set(c.window);
-    this.code.set(c.code);
     this.fpu.setUint16(FPU_CW_U16, 0x37f, true);
     this.fpu.setUint16(FPU_SW_U16, 0, true);
     this.fpu.setUint16(FPU_TW_U16, 0xffff, true);
-    this.host.setState([
+    const exit = this.core.run(c.code, [
       { tag: REG.rax, value: c.eax >>> 0 },
-      { tag: REG.rip, value: CODE_BASE },
       { tag: REG.rflags, value: (c.eflags & EFLAGS_INPUT) | EFLAGS_FIXED },
       { tag: REG.cr0, value: CR0_PE_ET_NE },
-      ...SEGMENTS.flatMap((seg, i) => [
-        { tag: REG[`${seg}.selector`], value: this.selectors[i] },
-        { tag: REG[`${seg}.base`], value: 0 },
-        { tag: REG[`${seg}.limit`], value: 0xffffffff },
-        { tag: REG[`${seg}.attrs`], value: seg === "cs" ? FLAT_CODE_ATTRS : FLAT_DATA_ATTRS },
-      ]),
-    ]);
-    const exit = this.host.run(BUDGET);
-    const [eax, eflags] = this.host.getState([REG.rax, REG.rflags]).map((e) => Number(e.value & 0xffffffffn));
-    this.code.fill(HLT, 0, c.code.length);
+      ...SEGMENTS.flatMap((seg, i) => flatSegment(seg, this.selectors[i])),
+    ], BUDGET);
+    const [eax, eflags] = this.core.host.getState([REG.rax, REG.rflags]).map((e) => Number(e.value & 0xffffffffn));
     const result: X87Result = { eflags, eax, window: this.window.slice() };
-    const end = CODE_BASE + c.code.length;
     if (exit === undefined) {
       result.fault = { vector: -1, eip: 0, detail: `the budget of ${BUDGET} instructions ran out` };
-    } else if (exit.reason !== "exception" || exit.vector !== GP || exit.rip !== end) {
+    } else if (!reachedEnd(exit, CODE_BASE + c.code.length)) {
       const vector = exit.reason === "exception" ? exit.vector : -1;
       const eip = "rip" in exit ? exit.rip : 0;
       result.fault = { vector, eip, detail: JSON.stringify(exit) };

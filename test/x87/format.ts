@@ -1,15 +1,18 @@
 /**
  * The binary format between the x87 differential test and its native runner (native/runner.c),
  * and the guest addresses both machines use. Every numeric export becomes a `#define` in the
- * header the runner is built with (native.ts writes it). Little-endian. Input: a header, then
- * fixed-size case records until end of input. Output: a header with the host's selectors, then
- * one result record per case.
+ * header the runner is built with (test/native/runner.ts writes it). The framing shared with the
+ * integer test (input header, the record's first fields) is test/native/format.ts, re-exported
+ * here.
  *
  * A case's code page holds FRSTOR [STATE], the case's instructions, FNSAVE [OUT], then a jump
  * back to the runner (native) or HLT (core, where it ends the case with #GP at CPL 3). The
  * window is the part of the DATA pages a case sees and the result reports; it straddles the
  * page boundary at WINDOW_BASE + PAGE_CROSS so operands and state images can cross it.
  */
+import { CASE_CODE_LEN_U32, OUT_SELECTORS_U32, RES_VECTOR_U32 } from "../native/format";
+
+export * from "../native/format";
 
 /** The code page (RWX natively). */
 export const CODE_BASE = 0x30000000;
@@ -32,13 +35,7 @@ export const CODE_MAX = 96;
 
 export const FORMAT_MAGIC = 0x37385846; // "FX87"
 
-// Input header
-export const IN_MAGIC_U32 = 0;
-export const IN_CASE_SIZE_U32 = IN_MAGIC_U32 + 4;
-export const IN_HEADER_SIZE = IN_CASE_SIZE_U32 + 4;
-
-// Case record
-export const CASE_CODE_LEN_U32 = 0;
+// Case record (after CASE_CODE_LEN_U32)
 export const CASE_EFLAGS_U32 = CASE_CODE_LEN_U32 + 4; // only EFLAGS_INPUT bits are loaded
 export const CASE_EAX_U32 = CASE_EFLAGS_U32 + 4;
 export const CASE_CODE = CASE_EAX_U32 + 4; // CODE_MAX bytes, CODE_LEN used
@@ -47,16 +44,12 @@ export const CASE_SIZE = CASE_WINDOW + WINDOW_SIZE;
 
 /** CF PF AF ZF SF OF: the arithmetic flags a case may set. */
 export const EFLAGS_INPUT = 0x8d5;
-export const EFLAGS_FIXED = 0x202;
 
 // Output header: the selectors of the host's flat segments in the core's order ES CS SS DS.
-export const OUT_MAGIC_U32 = 0;
-export const OUT_SELECTORS_U32 = OUT_MAGIC_U32 + 4; // 4 x u32
-export const OUT_HEADER_SIZE = OUT_SELECTORS_U32 + 4 * 4;
+export const OUT_SELECTORS = 4;
+export const OUT_HEADER_SIZE = OUT_SELECTORS_U32 + OUT_SELECTORS * 4;
 
-// Result record
-export const RES_SIGNAL_U32 = 0; // 0 when the case ran to its end, else the signal
-export const RES_VECTOR_U32 = RES_SIGNAL_U32 + 4; // the exception vector (sigcontext trapno)
+// Result record (after RES_SIGNAL_U32 and RES_VECTOR_U32)
 export const RES_EIP_U32 = RES_VECTOR_U32 + 4; // the faulting instruction, or 0
 export const RES_EFLAGS_U32 = RES_EIP_U32 + 4;
 export const RES_EAX_U32 = RES_EFLAGS_U32 + 4;
