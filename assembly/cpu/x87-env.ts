@@ -213,25 +213,16 @@ export function initialize(): void {
 export function loadEnvironment(seg: i32, offset: u32, big: bool, size: i32): void {
   if (!probeRead(seg, offset, size)) return;
   const real = useRealLayout();
+  // Seven fields of w bytes: CW, SW and TW (16 bits each), then the instruction pointer, the
+  // opcode and CS, the data pointer and DS.
   const w = <u32>(big ? 4 : 2);
   const newCw = readSeg(seg, offset, 2);
   const newSw = readSeg(seg, offset + w, 2);
   const newTw = readSeg(seg, offset + 2 * w, 2);
-  let ip: u32;
-  let opAndCs: u32;
-  let dp: u32;
-  let ds: u32;
-  if (big) {
-    ip = readSeg(seg, offset + 12, 4);
-    opAndCs = readSeg(seg, offset + 16, 4);
-    dp = readSeg(seg, offset + 20, 4);
-    ds = readSeg(seg, offset + 24, 4);
-  } else {
-    ip = readSeg(seg, offset + 6, 2);
-    opAndCs = readSeg(seg, offset + 8, 2);
-    dp = readSeg(seg, offset + 10, 2);
-    ds = readSeg(seg, offset + 12, 2);
-  }
+  let ip = readSeg(seg, offset + 3 * w, <i32>w);
+  const opAndCs = readSeg(seg, offset + 4 * w, <i32>w);
+  let dp = readSeg(seg, offset + 5 * w, <i32>w);
+  const ds = readSeg(seg, offset + 6 * w, <i32>w);
   let op: u32;
   let cs: u32;
   let dsSel: u32;

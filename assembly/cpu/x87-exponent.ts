@@ -5,9 +5,9 @@
 // the float80 result globals and, for the remainders, `quotientBits`/`incomplete`.
 
 import {
-  aExp, aSig, aSign, BIAS, bExp, bSig, classify, DENORMAL, denormalStops, EX_IE, EX_ZE, INF, INTEGER_BIT, invalid,
-  isNaNClass, packInteger, propagateNaN, quietNaN, resSe, resSig, roundPack, setResult, signal, SNAN, unpackA,
-  unpackB, UNSUPPORTED, ZERO,
+  aExp, aSig, aSign, BIAS, bExp, bSig, classify, DENORMAL, denormalStops, divideBits, divQuotient, divRemainder,
+  EX_ZE, INF, INTEGER_BIT, invalid, packInteger, resSe, resSig, roundPack, screen1, screen2, setResult, signal,
+  unpackA, unpackB, ZERO,
 } from "./x87-float80";
 
 /** The three low quotient bits of the last remainder (Q2 Q1 Q0), and whether it was partial. */
@@ -25,14 +25,7 @@ export function remainder(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, near
   incomplete = false;
   const ca = classify(aSeIn, aSigIn);
   const cb = classify(bSeIn, bSigIn);
-  if (ca == UNSUPPORTED || cb == UNSUPPORTED) {
-    invalid();
-    return;
-  }
-  if (isNaNClass(ca) || isNaNClass(cb)) {
-    propagateNaN(aSeIn, aSigIn, ca, bSeIn, bSigIn, cb);
-    return;
-  }
+  if (screen2(aSeIn, aSigIn, ca, bSeIn, bSigIn, cb)) return;
   if (ca == INF || cb == ZERO) {
     invalid();
     return;
@@ -64,21 +57,9 @@ export function remainder(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, near
     steps = 32 + ((d - 32) & 31);
     incomplete = true;
   }
-  let r = aSig;
-  let q: u64 = 0;
-  if (r >= bSig) {
-    r -= bSig;
-    q = 1;
-  }
-  for (let k = 0; k < steps; k++) {
-    const carry = r >> 63;
-    r <<= 1;
-    q <<= 1;
-    if (carry != 0 || r >= bSig) {
-      r -= bSig;
-      q |= 1;
-    }
-  }
+  divideBits(aSig, bSig, steps);
+  let r = divRemainder;
+  let q = divQuotient;
   if (nearest && !incomplete) {
     // Round the quotient to nearest: compare 2r with b.
     const twiceHigh = r >> 63;
@@ -103,14 +84,7 @@ export function remainder(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, near
 export function scale(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64): void {
   const ca = classify(aSeIn, aSigIn);
   const cb = classify(bSeIn, bSigIn);
-  if (ca == UNSUPPORTED || cb == UNSUPPORTED) {
-    invalid();
-    return;
-  }
-  if (isNaNClass(ca) || isNaNClass(cb)) {
-    propagateNaN(aSeIn, aSigIn, ca, bSeIn, bSigIn, cb);
-    return;
-  }
+  if (screen2(aSeIn, aSigIn, ca, bSeIn, bSigIn, cb)) return;
   const bNegative = (bSeIn & 0x8000) != 0;
   if (cb == INF) {
     // 0 * 2^+inf and inf * 2^-inf are invalid; otherwise infinity or zero with a's sign.
@@ -153,15 +127,8 @@ export let exponentSig: u64 = 0;
  */
 export function extract(se: u32, sig: u64): void {
   const c = classify(se, sig);
-  if (c == UNSUPPORTED) {
-    invalid();
-    exponentSe = resSe;
-    exponentSig = resSig;
-    return;
-  }
-  if (isNaNClass(c)) {
-    if (c == SNAN) signal(EX_IE);
-    quietNaN(se, sig);
+  if (screen1(se, sig, c)) {
+    // Invalid or NaN: the same result in both.
     exponentSe = resSe;
     exponentSig = resSig;
     return;

@@ -136,7 +136,7 @@ export function unpackB(se: u32, sig: u64): void {
 
 // ---- 128-bit helpers (hi:lo in two globals) ----
 
-/** The 128-bit result of mul64() and shiftRightJam(). */
+/** The 128-bit result of mul64(), shiftRightJam() and normalize128(). */
 export let wideHi: u64 = 0;
 export let wideLo: u64 = 0;
 
@@ -174,6 +174,35 @@ export function shiftRightJam(hi: u64, lo: u64, n: i32): void {
     wideLo = (hi | lo) != 0 ? 1 : 0;
     wideHi = 0;
   }
+}
+
+/** The quotient and remainder of divideBits(). */
+export let divQuotient: u64 = 0;
+export let divRemainder: u64 = 0;
+
+/**
+ * Restoring division of `rem` by `d` (both with bit 63 set): the first quotient bit (rem >= d),
+ * then `steps` more, each shifting the remainder left by one; into divQuotient/divRemainder.
+ */
+// @ts-ignore: decorator
+@inline export function divideBits(rem: u64, d: u64, steps: i32): void {
+  let r = rem;
+  let q: u64 = 0;
+  if (r >= d) {
+    r -= d;
+    q = 1;
+  }
+  for (let i = 0; i < steps; i++) {
+    const top = r >> 63;
+    r <<= 1;
+    q <<= 1;
+    if (top != 0 || r >= d) {
+      r -= d;
+      q |= 1;
+    }
+  }
+  divQuotient = q;
+  divRemainder = r;
 }
 
 // ---- Rounding ----
@@ -305,25 +334,37 @@ export function roundPack(sign: u32, exp: i32, sig: u64, extra: u64, bits: i32):
 }
 
 /**
- * Normalizes hi:lo (not both zero) and rounds it: the value is hi:lo * 2^(exp - BIAS - 63),
- * i.e. `exp` is the exponent the value would have with hi's bit 63 set.
+ * Shifts hi:lo (not both zero) left until bit 127 is set, into wideHi:wideLo; returns the shift
+ * (0 to 127).
  */
-function normalizeRoundPack(sign: u32, exp: i32, hi: u64, lo: u64, bits: i32): void {
-  let e = exp;
+// @ts-ignore: decorator
+@inline export function normalize128(hi: u64, lo: u64): i32 {
+  let shift = 0;
   let h = hi;
   let l = lo;
   if (h == 0) {
     h = l;
     l = 0;
-    e -= 64;
+    shift = 64;
   }
-  const shift = <i32>clz(h);
-  if (shift != 0) {
-    h = (h << <u64>shift) | (l >> <u64>(64 - shift));
-    l <<= <u64>shift;
-    e -= shift;
+  const s = <i32>clz(h);
+  if (s != 0) {
+    h = (h << <u64>s) | (l >> <u64>(64 - s));
+    l <<= <u64>s;
+    shift += s;
   }
-  roundPack(sign, e, h, l, bits);
+  wideHi = h;
+  wideLo = l;
+  return shift;
+}
+
+/**
+ * Normalizes hi:lo (not both zero) and rounds it: the value is hi:lo * 2^(exp - BIAS - 63),
+ * i.e. `exp` is the exponent the value would have with hi's bit 63 set.
+ */
+function normalizeRoundPack(sign: u32, exp: i32, hi: u64, lo: u64, bits: i32): void {
+  const shift = normalize128(hi, lo);
+  roundPack(sign, exp - shift, wideHi, wideLo, bits);
 }
 
 // ---- NaN propagation (SDM vol. 1, 4.8.3.5 and table 4-7) ----
@@ -352,10 +393,27 @@ export function propagateNaN(aSeIn: u32, aSigIn: u64, ca: i32, bSeIn: u32, bSigI
 }
 
 /**
+ * Screens one operand of class `c`: an unsupported format makes the result invalid, a NaN
+ * comes back quieted (an SNaN raises IE). Returns true when that decided the result.
+ */
+export function screen1(se: u32, sig: u64, c: i32): bool {
+  if (c == UNSUPPORTED) {
+    invalid();
+    return true;
+  }
+  if (isNaNClass(c)) {
+    if (c == SNAN) exceptions |= EX_IE;
+    quietNaN(se, sig);
+    return true;
+  }
+  return false;
+}
+
+/**
  * Screens two operands: an unsupported format makes the result invalid, a NaN propagates.
  * Returns true when that decided the result.
  */
-function screen2(aSeIn: u32, aSigIn: u64, ca: i32, bSeIn: u32, bSigIn: u64, cb: i32): bool {
+export function screen2(aSeIn: u32, aSigIn: u64, ca: i32, bSeIn: u32, bSigIn: u64, cb: i32): bool {
   if (ca == UNSUPPORTED || cb == UNSUPPORTED) {
     invalid();
     return true;
@@ -510,29 +568,15 @@ export function div(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, bits: i32)
   }
   unpackA(aSeIn, aSigIn);
   unpackB(bSeIn, bSigIn);
-  let exp = aExp - bExp + BIAS;
-  let rem = aSig;
-  if (rem < bSig) exp--;
-  // Restoring division, one quotient bit per step, from the leading one down to bit 0;
-  // the remainder then gives the round and sticky bits.
-  let q: u64 = 0;
-  let top: u64 = 0;
-  if (rem >= bSig) {
-    rem -= bSig;
-    q = 1;
-  }
-  const steps = q != 0 ? 63 : 64;
-  for (let i = 0; i < steps; i++) {
-    top = rem >> 63;
-    rem <<= 1;
-    q <<= 1;
-    if (top != 0 || rem >= bSig) {
-      rem -= bSig;
-      q |= 1;
-    }
-  }
+  // Quotient bits from the leading one down to bit 0; the remainder then gives the round and
+  // sticky bits.
+  const below = aSig < bSig;
+  const exp = aExp - bExp + BIAS - (below ? 1 : 0);
+  divideBits(aSig, bSig, below ? 64 : 63);
+  const q = divQuotient;
+  const rem = divRemainder;
   // Round bit: 2 * rem against bSig; sticky unless the remainder is exactly half of it.
-  top = rem >> 63;
+  const top = rem >> 63;
   const twice = rem << 1;
   let extra: u64 = 0;
   if (top != 0 || twice >= bSig) extra = INTEGER_BIT | (top == 0 && twice == bSig ? 0 : 1);
@@ -543,15 +587,7 @@ export function div(aSeIn: u32, aSigIn: u64, bSeIn: u32, bSigIn: u64, bits: i32)
 /** Square root rounded to `bits`. */
 export function sqrt(se: u32, sig: u64, bits: i32): void {
   const c = classify(se, sig);
-  if (c == UNSUPPORTED) {
-    invalid();
-    return;
-  }
-  if (isNaNClass(c)) {
-    if (c == SNAN) exceptions |= EX_IE;
-    quietNaN(se, sig);
-    return;
-  }
+  if (screen1(se, sig, c)) return;
   if (c == ZERO) {
     setResult(se, 0);
     return;
@@ -706,15 +742,7 @@ export function packInteger(sign: u32, mag: u64): void {
 /** FRNDINT: rounds to an integral value by the rounding mode. */
 export function roundInt(se: u32, sig: u64): void {
   const c = classify(se, sig);
-  if (c == UNSUPPORTED) {
-    invalid();
-    return;
-  }
-  if (isNaNClass(c)) {
-    if (c == SNAN) exceptions |= EX_IE;
-    quietNaN(se, sig);
-    return;
-  }
+  if (screen1(se, sig, c)) return;
   if (c == ZERO || c == INF) {
     setResult(se, sig);
     return;

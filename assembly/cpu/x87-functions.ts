@@ -15,7 +15,7 @@ import {
   SW_C1, SW_C2, SW_C3, top, underflowInto,
 } from "./x87-state";
 import {
-  cosine, cosineSe, cosineSig, logarithm, partialArctangent, power2, sine, sineCosine, tangent,
+  cosineSe, cosineSig, logarithm, partialArctangent, power2, sineCosine, sineOrCosine, tangent,
 } from "./x87-transcendental";
 
 const CC_ALL: u32 = SW_C0 | SW_C2 | SW_C3;
@@ -25,7 +25,7 @@ export function group6(i: i32): void {
   switch (i) {
     case 0: unaryOperation(0); return;
     case 1: binaryOperation(0); return;
-    case 2: tangentPush(); return;
+    case 2: trigPush(true); return;
     case 3: binaryOperation(1); return;
     case 4: extractPush(); return;
     case 5: partialRemainder(true); return;
@@ -40,7 +40,7 @@ export function group7(i: i32): void {
     case 0: partialRemainder(false); return;
     case 1: binaryOperation(2); return;
     case 2: unaryOperation(1); return;
-    case 3: sineCosinePush(); return;
+    case 3: trigPush(false); return;
     case 4: unaryOperation(2); return;
     case 5: binaryOperation(3); return;
     case 6: unaryOperation(3); return;
@@ -65,8 +65,7 @@ function unaryOperation(which: i32): void {
     case 0: power2(se, sig); break;
     case 1: sqrt(se, sig, precision); break;
     case 2: roundInt(se, sig); break;
-    case 3: outOfRange = !sine(se, sig); break;
-    default: outOfRange = !cosine(se, sig);
+    default: outOfRange = !sineOrCosine(se, sig, which == 4);
   }
   if (outOfRange) {
     commit(0);
@@ -160,45 +159,31 @@ function extractPush(): void {
 }
 
 /**
- * FPTAN: ST(0) = tan(ST(0)), then push 1.0; beyond 2^63, C2 set and nothing changes. A stack
- * fault clears C2.
+ * FPTAN (`tan`): ST(0) = tan(ST(0)), then push 1.0; FSINCOS: ST(0) = sin(ST(0)), then push
+ * cos. Beyond 2^63, C2 set and nothing changes. A stack fault clears C2.
  */
-function tangentPush(): void {
+function trigPush(tan: bool): void {
   if (isEmpty(0) || !isEmpty(7)) {
     setCC(SW_C2, 0);
     stackFaultBeforePush();
     return;
   }
-  if (!tangent(stSe(0), stSig(0))) {
+  const inRange = tan ? tangent(stSe(0), stSig(0)) : sineCosine(stSe(0), stSig(0));
+  if (!inRange) {
     commit(0);
     setCC(SW_C2, SW_C2);
     return;
   }
   setCC(SW_C2, 0);
   if (!commit(exceptions)) return;
-  // A NaN result (a NaN or invalid operand) is pushed in place of 1.0.
-  const nan = isNaNClass(classify(resSe, resSig));
-  setStResult(0);
-  push(nan ? resSe : 0x3fff, nan ? resSig : INTEGER_BIT);
-}
-
-/**
- * FSINCOS: ST(0) = sin(ST(0)), then push cos; beyond 2^63, C2 set and nothing changes. A stack
- * fault clears C2.
- */
-function sineCosinePush(): void {
-  if (isEmpty(0) || !isEmpty(7)) {
-    setCC(SW_C2, 0);
-    stackFaultBeforePush();
-    return;
+  let pushSe = cosineSe;
+  let pushSig = cosineSig;
+  if (tan) {
+    // A NaN result (a NaN or invalid operand) is pushed in place of 1.0.
+    const nan = isNaNClass(classify(resSe, resSig));
+    pushSe = nan ? resSe : 0x3fff;
+    pushSig = nan ? resSig : INTEGER_BIT;
   }
-  if (!sineCosine(stSe(0), stSig(0))) {
-    commit(0);
-    setCC(SW_C2, SW_C2);
-    return;
-  }
-  setCC(SW_C2, 0);
-  if (!commit(exceptions)) return;
   setStResult(0);
-  push(cosineSe, cosineSig);
+  push(pushSe, pushSig);
 }

@@ -11,8 +11,8 @@
 // control does not apply to these instructions. Every result at a nonzero argument reports PE.
 
 import {
-  BIAS, classify, DENORMAL, denormalStops, EX_IE, EX_PE, EX_ZE, INF, INTEGER_BIT, invalid, isNaNClass,
-  propagateNaN, quietNaN, resSe, resSig, setResult, signal, SNAN, unpackA, aExp, aSig, UNSUPPORTED, ZERO,
+  BIAS, classify, DENORMAL, denormalStops, EX_PE, EX_ZE, INF, INTEGER_BIT, invalid, resSe, resSig, screen1, screen2,
+  setResult, signal, unpackA, aExp, aSig, ZERO,
 } from "./x87-float80";
 import {
   fixedDivSmall, fixedFromWide, fixedMul, fixHi, fixLo, FIXED_ONE_HI, roundWide, wExp, wHi, wideAdd, wideDiv,
@@ -75,16 +75,11 @@ function roundInexact(): void {
  * decided (zero is left to the caller).
  */
 function screen(se: u32, sig: u64, c: i32): bool {
-  if (c == UNSUPPORTED || c == INF) {
+  if (c == INF) {
     invalid();
     return true;
   }
-  if (isNaNClass(c)) {
-    if (c == SNAN) signal(EX_IE);
-    quietNaN(se, sig);
-    return true;
-  }
-  return c == DENORMAL && denormalStops(c, ZERO);
+  return screen1(se, sig, c) || (c == DENORMAL && denormalStops(c, ZERO));
 }
 
 // ---- Argument reduction modulo the x87's pi/2 ----
@@ -149,14 +144,17 @@ function reduce(se: u32, sig: u64): bool {
   return true;
 }
 
-// sin(r) and cos(r) of the reduced argument, as wide values.
-let sinSign: u32 = 0;
-let sinExp: i32 = 0;
-let sinHi: u64 = 0;
-let sinLo: u64 = 0;
-let cosExp: i32 = 0;
-let cosHi: u64 = 0;
-let cosLo: u64 = 0;
+// ---- Power series in Q1.127 ----
+
+// The series fixedSeries() sums: term n is z^n divided by
+/** (2n + 1)!: sin(r) / r at z = r^2; */
+const SERIES_SINE = 0;
+/** (2n)!: cos r at z = r^2; */
+const SERIES_COSINE = 1;
+/** (n + 1)!: (e^w - 1) / w at z = |w|; */
+const SERIES_EXP = 2;
+/** 2n + 1: atan(s) / s or atanh(s) / s at z = s^2. */
+const SERIES_ODD = 3;
 
 /**
  * A series sum that came out as exactly 1 for a nonzero argument stands for a value just below
@@ -174,52 +172,98 @@ function nudgeOne(above: bool): void {
 }
 
 /**
- * sum_{n>=0} (-1)^n z^n / k_n! in Q1.127, with k_n = 2n+1 (`odd`, sin(r)/r) or 2n (cos r),
- * for a nonzero r (so the sum lies below 1).
+ * sum_{n>=0} (-1)^n term_n (`alternate`) or sum_{n>=0} term_n of the series `kind` (SERIES_*)
+ * at a fixed z, truncated, into fixHi:fixLo, for a nonzero argument (so the sum lies below 1
+ * when alternating and above it otherwise: see nudgeOne()). The sum stops at the first term
+ * that truncates to zero, or after 47 terms; a sine, cosine or arctangent series, whose z is at
+ * most 0.62, ends within 20.
  */
-function trigSeries(zh: u64, zl: u64, odd: bool): void {
+function fixedSeries(zh: u64, zl: u64, kind: i32, alternate: bool): void {
   let sumHi = FIXED_ONE_HI;
   let sumLo: u64 = 0;
+  // The last term, or for SERIES_ODD the last power of z.
   let th = FIXED_ONE_HI;
   let tl: u64 = 0;
-  for (let n: u64 = 1; n < 40; n++) {
+  for (let n: u64 = 1; n < 48 && (zh | zl) != 0; n++) {
     fixedMul(th, tl, zh, zl);
-    fixedDivSmall(fixHi, fixLo, odd ? (2 * n) * (2 * n + 1) : (2 * n - 1) * (2 * n));
-    th = fixHi;
-    tl = fixLo;
-    if (th == 0 && tl == 0) break;
-    if ((n & 1) != 0) {
-      sumHi = sumHi - th - (sumLo < tl ? 1 : 0);
-      sumLo -= tl;
+    if (kind == SERIES_ODD) {
+      th = fixHi;
+      tl = fixLo;
+      fixedDivSmall(th, tl, 2 * n + 1);
     } else {
-      const lo = sumLo + tl;
-      sumHi = sumHi + th + (lo < sumLo ? 1 : 0);
+      const d = kind == SERIES_SINE ? (2 * n) * (2 * n + 1) : kind == SERIES_COSINE ? (2 * n - 1) * (2 * n) : n + 1;
+      fixedDivSmall(fixHi, fixLo, d);
+      th = fixHi;
+      tl = fixLo;
+    }
+    if (fixHi == 0 && fixLo == 0) break;
+    if (alternate && (n & 1) != 0) {
+      sumHi = sumHi - fixHi - (sumLo < fixLo ? 1 : 0);
+      sumLo -= fixLo;
+    } else {
+      const lo = sumLo + fixLo;
+      sumHi = sumHi + fixHi + (lo < sumLo ? 1 : 0);
       sumLo = lo;
     }
   }
   fixHi = sumHi;
   fixLo = sumLo;
-  nudgeOne(false);
+  nudgeOne(!alternate);
 }
+
+/** The square of a wide value below 1 as fixed (truncated): the z of an even or odd series. */
+function squareToFixed(exp: i32, hi: u64, lo: u64): void {
+  wideMul(0, exp, hi, lo, 0, exp, hi, lo);
+  fixedFromWide(wExp, wHi, wLo);
+}
+
+/** The wide x times the fixed series sum in fixHi:fixLo, into the wide result. */
+function timesSum(sign: u32, exp: i32, hi: u64, lo: u64): void {
+  wideFromFixed(0, fixHi, fixLo);
+  wideMul(sign, exp, hi, lo, 0, wExp, wHi, wLo);
+}
+
+/**
+ * s * sum (+-1)^n s^(2n) / (2n + 1) for a wide |s| <= 0.18, into the wide result: atan(s) when
+ * `alternate`, atanh(s) otherwise. Zero stays zero.
+ */
+function oddPowerSeries(sign: u32, exp: i32, hi: u64, lo: u64, alternate: bool): void {
+  if (hi == 0) {
+    wideNormalize(0, 0, 0, 0);
+    return;
+  }
+  squareToFixed(exp, hi, lo);
+  fixedSeries(fixHi, fixLo, SERIES_ODD, alternate);
+  timesSum(sign, exp, hi, lo);
+}
+
+// ---- Sine, cosine, tangent ----
+
+// sin(r) and cos(r) of the reduced argument, as wide values.
+let sinSign: u32 = 0;
+let sinExp: i32 = 0;
+let sinHi: u64 = 0;
+let sinLo: u64 = 0;
+let cosExp: i32 = 0;
+let cosHi: u64 = 0;
+let cosLo: u64 = 0;
 
 /** Whether r^2 fell below the fixed point's resolution (|r| < 2^-64): see tangent(). */
 let tinyArgument: bool = false;
 
 /** sin(r) and cos(r) for the reduced r. */
 function sineCosineReduced(): void {
-  wideMul(0, rExp, rHi, rLo, 0, rExp, rHi, rLo);
-  fixedFromWide(wExp, wHi, wLo);
+  squareToFixed(rExp, rHi, rLo);
   const zh = fixHi;
   const zl = fixLo;
   tinyArgument = (zh | zl) == 0;
-  trigSeries(zh, zl, true);
-  wideFromFixed(0, fixHi, fixLo);
-  wideMul(rSign, rExp, rHi, rLo, 0, wExp, wHi, wLo);
+  fixedSeries(zh, zl, SERIES_SINE, true);
+  timesSum(rSign, rExp, rHi, rLo);
   sinSign = wSign;
   sinExp = wExp;
   sinHi = wHi;
   sinLo = wLo;
-  trigSeries(zh, zl, false);
+  fixedSeries(zh, zl, SERIES_COSINE, true);
   wideFromFixed(0, fixHi, fixLo);
   cosExp = wExp;
   cosHi = wHi;
@@ -234,71 +278,61 @@ function pickQuadrant(cosine: bool): void {
   else wideNormalize(k >> 1, cosExp, cosHi, cosLo);
 }
 
-/** FSIN: false when |x| >= 2^63 (nothing computed). */
-export function sine(se: u32, sig: u64): bool {
+// startTrig() outcomes.
+/** A special operand (see screen()): the result is set. */
+const TRIG_SPECIAL = 0;
+/** x is a zero: nothing is set. */
+const TRIG_ZERO = 1;
+/** |x| >= 2^63: nothing is computed. */
+const TRIG_OUT_OF_RANGE = 2;
+/** sin r and cos r of the reduced argument are computed. */
+const TRIG_REDUCED = 3;
+
+/** What FSIN, FCOS, FSINCOS and FPTAN do first: screens x, then reduces it (TRIG_*). */
+function startTrig(se: u32, sig: u64): i32 {
   const c = classify(se, sig);
-  if (screen(se, sig, c)) return true;
-  if (c == ZERO) {
-    setResult(se, sig);
-    return true;
-  }
-  if (!reduce(se, sig)) return false;
+  if (screen(se, sig, c)) return TRIG_SPECIAL;
+  if (c == ZERO) return TRIG_ZERO;
+  if (!reduce(se, sig)) return TRIG_OUT_OF_RANGE;
   sineCosineReduced();
-  pickQuadrant(false);
-  roundInexact();
-  return true;
+  return TRIG_REDUCED;
 }
 
-/** FCOS: false when |x| >= 2^63. */
-export function cosine(se: u32, sig: u64): bool {
-  const c = classify(se, sig);
-  if (screen(se, sig, c)) return true;
-  if (c == ZERO) {
-    setResult(0x3fff, INTEGER_BIT);
-    return true;
+/** Sets the result to sin(x) (`cosine` false) or cos(x) after startTrig() gave `start`. */
+function finishSineOrCosine(start: i32, se: u32, sig: u64, cosine: bool): void {
+  if (start == TRIG_ZERO) {
+    // sin(+-0) = +-0, cos(+-0) = 1
+    if (cosine) setResult(0x3fff, INTEGER_BIT);
+    else setResult(se, sig);
+  } else if (start == TRIG_REDUCED) {
+    pickQuadrant(cosine);
+    roundInexact();
   }
-  if (!reduce(se, sig)) return false;
-  sineCosineReduced();
-  pickQuadrant(true);
-  roundInexact();
-  return true;
+}
+
+/** FSIN (`cosine` false) or FCOS: false when |x| >= 2^63 (nothing computed). */
+export function sineOrCosine(se: u32, sig: u64, cosine: bool): bool {
+  const start = startTrig(se, sig);
+  finishSineOrCosine(start, se, sig, cosine);
+  return start != TRIG_OUT_OF_RANGE;
 }
 
 /** FSINCOS: the sine in the float80 result, the cosine in cosineSe/cosineSig. */
 export function sineCosine(se: u32, sig: u64): bool {
-  const c = classify(se, sig);
-  if (screen(se, sig, c)) {
-    cosineSe = resSe;
-    cosineSig = resSig;
-    return true;
-  }
-  if (c == ZERO) {
-    cosineSe = 0x3fff;
-    cosineSig = INTEGER_BIT;
-    setResult(se, sig);
-    return true;
-  }
-  if (!reduce(se, sig)) return false;
-  sineCosineReduced();
-  pickQuadrant(true);
-  roundInexact();
+  const start = startTrig(se, sig);
+  if (start == TRIG_OUT_OF_RANGE) return false;
+  finishSineOrCosine(start, se, sig, true);
   cosineSe = resSe;
   cosineSig = resSig;
-  pickQuadrant(false);
-  roundInexact();
+  finishSineOrCosine(start, se, sig, false);
   return true;
 }
 
 /** FPTAN's tangent: false when |x| >= 2^63. */
 export function tangent(se: u32, sig: u64): bool {
-  const c = classify(se, sig);
-  if (screen(se, sig, c)) return true;
-  if (c == ZERO) {
-    setResult(se, sig);
-    return true;
-  }
-  if (!reduce(se, sig)) return false;
-  sineCosineReduced();
+  const start = startTrig(se, sig);
+  if (start == TRIG_ZERO) setResult(se, sig);
+  if (start != TRIG_REDUCED) return start != TRIG_OUT_OF_RANGE;
   // tan(x) = tan r in even quadrants, -cot r in odd ones. For a tiny r the quotient of the
   // series would be exact: tan r = r (1 + r^2/3) lies just above r, cot r = (1 - r^2/3) / r
   // just below 1/r.
@@ -346,39 +380,7 @@ function arctangent(tExp: i32, tHi: u64, tLo: u64): void {
     uHi = wHi;
     uLo = wLo;
   }
-  // atan(u) = u * sum (-1)^n u^(2n) / (2n + 1).
-  if (uHi != 0) {
-    wideMul(0, uExp, uHi, uLo, 0, uExp, uHi, uLo);
-    fixedFromWide(wExp, wHi, wLo);
-    const zh = fixHi;
-    const zl = fixLo;
-    let sumHi = FIXED_ONE_HI;
-    let sumLo: u64 = 0;
-    let ph = FIXED_ONE_HI;
-    let pl: u64 = 0;
-    for (let n: u64 = 1; n < 40 && (zh | zl) != 0; n++) {
-      fixedMul(ph, pl, zh, zl);
-      ph = fixHi;
-      pl = fixLo;
-      fixedDivSmall(ph, pl, 2 * n + 1);
-      if (fixHi == 0 && fixLo == 0) break;
-      if ((n & 1) != 0) {
-        sumHi = sumHi - fixHi - (sumLo < fixLo ? 1 : 0);
-        sumLo -= fixLo;
-      } else {
-        const lo = sumLo + fixLo;
-        sumHi = sumHi + fixHi + (lo < sumLo ? 1 : 0);
-        sumLo = lo;
-      }
-    }
-    fixHi = sumHi;
-    fixLo = sumLo;
-    nudgeOne(false);
-    wideFromFixed(0, fixHi, fixLo);
-    wideMul(uSign, uExp, uHi, uLo, 0, wExp, wHi, wLo);
-  } else {
-    wideNormalize(0, 0, 0, 0);
-  }
+  oddPowerSeries(uSign, uExp, uHi, uLo, true);
   if (j != 0) {
     const atHi = unchecked(ATAN_TABLE[(j - 1) << 1]);
     const atLo = unchecked(ATAN_TABLE[((j - 1) << 1) + 1]);
@@ -406,14 +408,7 @@ function piQuarters(sign: u32, quarters: i32): void {
 export function partialArctangent(ySe: u32, ySig: u64, xSe: u32, xSig: u64): void {
   const cy = classify(ySe, ySig);
   const cx = classify(xSe, xSig);
-  if (cy == UNSUPPORTED || cx == UNSUPPORTED) {
-    invalid();
-    return;
-  }
-  if (isNaNClass(cy) || isNaNClass(cx)) {
-    propagateNaN(ySe, ySig, cy, xSe, xSig, cx);
-    return;
-  }
+  if (screen2(ySe, ySig, cy, xSe, xSig, cx)) return;
   if (denormalStops(cy, cx)) return;
   const ySign = ySe >> 15;
   const xNegative = (xSe & 0x8000) != 0;
@@ -456,46 +451,14 @@ export function partialArctangent(ySe: u32, ySig: u64, xSe: u32, xSig: u64): voi
 /** e^w - 1 for |w| < 1 (wide in, wide out): w * sum w^n / (n + 1)!. */
 function expMinusOne(sign: u32, exp: i32, hi: u64, lo: u64): void {
   fixedFromWide(exp, hi, lo);
-  const wh = fixHi;
-  const wl = fixLo;
-  let sumHi = FIXED_ONE_HI;
-  let sumLo: u64 = 0;
-  let th = FIXED_ONE_HI;
-  let tl: u64 = 0;
-  for (let n: u64 = 1; n < 48 && (wh | wl) != 0; n++) {
-    fixedMul(th, tl, wh, wl);
-    fixedDivSmall(fixHi, fixLo, n + 1);
-    th = fixHi;
-    tl = fixLo;
-    if (th == 0 && tl == 0) break;
-    if (sign != 0 && (n & 1) != 0) {
-      sumHi = sumHi - th - (sumLo < tl ? 1 : 0);
-      sumLo -= tl;
-    } else {
-      const s = sumLo + tl;
-      sumHi = sumHi + th + (s < sumLo ? 1 : 0);
-      sumLo = s;
-    }
-  }
-  fixHi = sumHi;
-  fixLo = sumLo;
-  nudgeOne(sign == 0);
-  wideFromFixed(0, fixHi, fixLo);
-  wideMul(sign, exp, hi, lo, 0, wExp, wHi, wLo);
+  fixedSeries(fixHi, fixLo, SERIES_EXP, sign != 0);
+  timesSum(sign, exp, hi, lo);
 }
 
 /** F2XM1: 2^x - 1 (defined for |x| <= 1; larger x are computed the same way). */
 export function power2(se: u32, sig: u64): void {
   const c = classify(se, sig);
-  if (c == UNSUPPORTED) {
-    invalid();
-    return;
-  }
-  if (isNaNClass(c)) {
-    if (c == SNAN) signal(EX_IE);
-    quietNaN(se, sig);
-    return;
-  }
+  if (screen1(se, sig, c)) return;
   if (c == ZERO) {
     setResult(se, sig);
     return;
@@ -539,38 +502,9 @@ export function power2(se: u32, sig: u64): void {
 
 // ---- Logarithms ----
 
-/** atanh(s) / s = sum s^(2n) / (2n + 1) in Q1.127, for |s| <= 0.18. */
-function atanhSeries(zh: u64, zl: u64): void {
-  let sumHi = FIXED_ONE_HI;
-  let sumLo: u64 = 0;
-  let ph = FIXED_ONE_HI;
-  let pl: u64 = 0;
-  for (let n: u64 = 1; n < 48 && (zh | zl) != 0; n++) {
-    fixedMul(ph, pl, zh, zl);
-    ph = fixHi;
-    pl = fixLo;
-    fixedDivSmall(ph, pl, 2 * n + 1);
-    if (fixHi == 0 && fixLo == 0) break;
-    const s = sumLo + fixLo;
-    sumHi = sumHi + fixHi + (s < sumLo ? 1 : 0);
-    sumLo = s;
-  }
-  fixHi = sumHi;
-  fixLo = sumLo;
-  nudgeOne(true);
-}
-
 /** log2(1 + 2s/(1 - s)) = (2 / ln 2) atanh(s) for a wide |s| <= 0.18, into the wide result. */
 function log2FromRatio(sSign: u32, sExp: i32, sHi: u64, sLo: u64): void {
-  if (sHi == 0) {
-    wideNormalize(0, 0, 0, 0);
-    return;
-  }
-  wideMul(0, sExp, sHi, sLo, 0, sExp, sHi, sLo);
-  fixedFromWide(wExp, wHi, wLo);
-  atanhSeries(fixHi, fixLo);
-  wideFromFixed(0, fixHi, fixLo);
-  wideMul(sSign, sExp, sHi, sLo, 0, wExp, wHi, wLo);
+  oddPowerSeries(sSign, sExp, sHi, sLo, false);
   wideMul(wSign, wExp, wHi, wLo, 0, 1, TWO_OVER_LN2_HI, TWO_OVER_LN2_LO);
 }
 
@@ -609,14 +543,7 @@ function log2Wide(exp: i32, hi: u64, lo: u64): void {
 export function logarithm(ySe: u32, ySig: u64, xSe: u32, xSig: u64, plusOne: bool): void {
   const cy = classify(ySe, ySig);
   const cx = classify(xSe, xSig);
-  if (cy == UNSUPPORTED || cx == UNSUPPORTED) {
-    invalid();
-    return;
-  }
-  if (isNaNClass(cy) || isNaNClass(cx)) {
-    propagateNaN(ySe, ySig, cy, xSe, xSig, cx);
-    return;
-  }
+  if (screen2(ySe, ySig, cy, xSe, xSig, cx)) return;
   const ySign = ySe >> 15;
   const xNegative = (xSe & 0x8000) != 0 && cx != ZERO;
   if (!plusOne && xNegative) {
@@ -690,7 +617,6 @@ export function logarithm(ySe: u32, ySig: u64, xSe: u32, xSig: u64, plusOne: boo
   wideMul(wSign, wExp, wHi, wLo, lSign, lExp, lHi, lLo);
   // The processor treats these products as inexact even when they happen to be exact (y times
   // the logarithm of a power of two): PE, and UE for a tiny one.
-  wideNormalize(wSign, wExp, wHi, wLo | 1);
-  roundWide();
+  roundInexact();
 }
 

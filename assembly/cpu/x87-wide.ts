@@ -5,7 +5,7 @@
 // format with at most one rounding of an almost-exact value (SDM vol. 1, 8.3.10: the x87's own
 // transcendentals are accurate to about one unit in the last place). Results go to globals.
 
-import { BIAS, mul64, roundPack, setResult, shiftRightJam, unpackA, aExp, aSig, wideHi, wideLo } from "./x87-float80";
+import { BIAS, mul64, normalize128, roundPack, setResult, shiftRightJam, unpackA, aExp, aSig, wideHi, wideLo } from "./x87-float80";
 
 /** The wide result. */
 export let wSign: u32 = 0;
@@ -35,21 +35,8 @@ export function wideNormalize(sign: u32, exp: i32, hi: u64, lo: u64): void {
     setWide(sign, 0, 0, 0);
     return;
   }
-  let e = exp;
-  let h = hi;
-  let l = lo;
-  if (h == 0) {
-    h = l;
-    l = 0;
-    e -= 64;
-  }
-  const shift = <i32>clz(h);
-  if (shift != 0) {
-    h = (h << <u64>shift) | (l >> <u64>(64 - shift));
-    l <<= <u64>shift;
-    e -= shift;
-  }
-  setWide(sign, e, h, l);
+  const shift = normalize128(hi, lo);
+  setWide(sign, exp - shift, wideHi, wideLo);
 }
 
 /** A finite nonzero extended value as wide. */

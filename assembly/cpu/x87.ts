@@ -30,7 +30,7 @@ import { group6, group7 } from "./x87-functions";
 import {
   add, classify, clearExceptions, CMP_EQUAL, CMP_LESS, CMP_UNORDERED, compare, div, EX_IE, EX_OE, EX_UE, exceptions,
   INDEFINITE_SE, INDEFINITE_SIG, INF, markDenormal, mul, NORMAL, precision, QNAN, QUIET_BIT, resSe, resSig, roundPack,
-  setControl, SNAN, UNSUPPORTED, ZERO,
+  setControl, setResult, SNAN, UNSUPPORTED, ZERO,
 } from "./x87-float80";
 import {
   commit, commitKeepC1, cw, isEmpty, physical, pop, push, pushChecked, recordData, recordInstruction, setCC, setCw,
@@ -138,8 +138,8 @@ function memoryForm(op: u32): void {
       switch (reg) {
         case 0: loadInt(op, 4); break;
         case 2: case 3: storeInt(op, 4, reg == 3); break;
-        case 5: loadExtended(op); break;
-        default: storeExtended(op); // 7: FSTP m80fp
+        case 5: loadTenBytes(op, false); break;
+        default: storeTenBytes(op, false); // 7: FSTP m80fp
       }
       break;
     case 0xdd:
@@ -150,9 +150,9 @@ function memoryForm(op: u32): void {
       switch (reg) {
         case 0: loadInt(op, 2); break;
         case 2: case 3: storeInt(op, 2, reg == 3); break;
-        case 4: loadPackedBcd(op); break;
+        case 4: loadTenBytes(op, true); break;
         case 5: loadInt(op, 8); break;
-        case 6: storePackedBcd(op); break;
+        case 6: storeTenBytes(op, true); break;
         default: storeInt(op, 8, true); // 7: FISTP m64int
       }
   }
@@ -172,21 +172,31 @@ function readM64(): u64 {
 }
 
 /**
+ * Reads an m32fp (`bytes` 4) or m64fp operand into the result by loadF32/loadF64; false when
+ * the read faulted.
+ */
+// @ts-ignore: decorator
+@inline function readFloat(bytes: i32): bool {
+  if (bytes == 4) {
+    const bits = readSeg(eaSeg, eaOffset, 4);
+    if (faulted()) return false;
+    loadF32(bits);
+  } else {
+    const bits = readM64();
+    if (faulted()) return false;
+    loadF64(bits);
+  }
+  return true;
+}
+
+/**
  * D8/DA/DC/DE with a memory operand: m32fp, m32int, m64fp or m16int against ST(0). ModRM reg
  * selects FADD FMUL FCOM FCOMP FSUB FSUBR FDIV FDIVR.
  */
 function arithmeticMemory(op: u32): void {
   let denormal = false;
   if (op == 0xd8 || op == 0xdc) {
-    if (op == 0xd8) {
-      const bits = readSeg(eaSeg, eaOffset, 4);
-      if (faulted()) return;
-      loadF32(bits);
-    } else {
-      const bits = readM64();
-      if (faulted()) return;
-      loadF64(bits);
-    }
+    if (!readFloat(op == 0xd8 ? 4 : 8)) return;
     denormal = loadWasDenormal();
   } else {
     const size = op == 0xda ? 4 : 2;
@@ -286,15 +296,7 @@ function compareFlags(i: i32, signaling: bool, popAfter: bool): void {
 
 /** FLD m32fp/m64fp: SNaNs are quieted (IE), denormals raise DE. */
 function loadFloat(op: u32, bytes: i32): void {
-  if (bytes == 4) {
-    const bits = readSeg(eaSeg, eaOffset, 4);
-    if (faulted()) return;
-    loadF32(bits);
-  } else {
-    const bits = readM64();
-    if (faulted()) return;
-    loadF64(bits);
-  }
+  if (!readFloat(bytes)) return;
   recordMemory(op);
   // An SNaN loads quieted with IE; a denormal loads normalized with DE, which does not stop
   // the load even when unmasked.
@@ -324,24 +326,15 @@ function loadInt(op: u32, bytes: i32): void {
   pushChecked(resSe, resSig, 0);
 }
 
-/** FLD m80fp: loaded as is, whatever the encoding. */
-function loadExtended(op: u32): void {
-  const sig = readM64();
-  if (faulted()) return;
-  const se = readSeg(eaSeg, eaOffset + 8, 2);
-  if (faulted()) return;
-  recordMemory(op);
-  pushChecked(se, sig, 0);
-}
-
-/** FBLD m80bcd. */
-function loadPackedBcd(op: u32): void {
+/** FLD m80fp (loaded as is, whatever the encoding) or FBLD m80bcd (`bcd`). */
+function loadTenBytes(op: u32, bcd: bool): void {
   const lo = readM64();
   if (faulted()) return;
   const hi = readSeg(eaSeg, eaOffset + 8, 2);
   if (faulted()) return;
   recordMemory(op);
-  loadBcd(lo, hi);
+  if (bcd) loadBcd(lo, hi);
+  else setResult(hi, lo);
   pushChecked(resSe, resSig, 0);
 }
 
@@ -386,19 +379,15 @@ function storeInt(op: u32, bytes: i32, popAfter: bool): void {
   finishStore(op, bytes, memLo, 0, exceptions, storeBlocked(exceptions), popAfter);
 }
 
-/** FSTP m80fp: stored as is. */
-function storeExtended(op: u32): void {
+/** FSTP m80fp (stored as is) or FBSTP m80bcd (`bcd`). */
+function storeTenBytes(op: u32, bcd: bool): void {
   if (isEmpty(0)) {
+    // The QNaN indefinite's image is also the packed BCD indefinite (SDM vol. 1, 4.7).
     finishStore(op, 10, INDEFINITE_SIG, INDEFINITE_SE, STACK_UNDERFLOW, storeBlocked(STACK_UNDERFLOW), true);
     return;
   }
-  finishStore(op, 10, stSig(0), stSe(0), 0, false, true);
-}
-
-/** FBSTP m80bcd. */
-function storePackedBcd(op: u32): void {
-  if (isEmpty(0)) {
-    finishStore(op, 10, 0xc000000000000000, 0xffff, STACK_UNDERFLOW, storeBlocked(STACK_UNDERFLOW), true);
+  if (!bcd) {
+    finishStore(op, 10, stSig(0), stSe(0), 0, false, true);
     return;
   }
   storeBcd(stSe(0), stSig(0));
