@@ -17,15 +17,6 @@ import { syncForExit } from "./cpu/sync";
 @external("env", "io")
 declare function hostIo(block: usize): void;
 
-/** Shared-memory address backing guest physical `gpa`, or 0 when it is not RAM or ROM. */
-export function ramAddress(block: usize, gpa: u64): usize {
-  const entry = findRegion(block, gpa, false);
-  if (entry == 0) return 0;
-  const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
-  if (kind != REGION_RAM && kind != REGION_ROM) return 0;
-  return <usize>load<u32>(entry + MAP_ENTRY_TARGET_U32) + <usize>(gpa - load<u64>(entry + MAP_ENTRY_START_U64));
-}
-
 /**
  * Shared-memory address of the 4 KiB page holding guest physical `gpa` when that page is RAM
  * (or ROM, for reads), so the core may cache it; 0 otherwise. RAM and ROM regions are 4 KiB

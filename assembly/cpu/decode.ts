@@ -320,11 +320,6 @@ export function readEAt(delta: u32, size: i32): u32 {
   return readSeg(eaSeg, eaOffset + delta, size);
 }
 
-/** Writes the memory operand at a byte displacement from the effective address. */
-export function writeEAt(delta: u32, size: i32, value: u32): void {
-  writeSeg(eaSeg, eaOffset + delta, size, value);
-}
-
 /** Reads the reg operand. */
 // @ts-ignore: decorator
 @inline export function readG(size: i32): u32 {

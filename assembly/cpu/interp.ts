@@ -11,12 +11,12 @@ import {
 import { readPort, writePort } from "../guest-memory";
 import { aad, aam, alu, ALU_CMP, asciiAdjust, daa, das, dec, div, idiv, imul, inc, maskOf, mul, neg, quotient, remainder, shift } from "./alu";
 import {
-  addrSize, dataSeg, decodeOperands, eaBaseIsEsp, eaOffset, eaSeg, fetch, imm, imm2, lockAllowed, lockedOperand, lockPrefix, modrmMod,
-  modrmReg, opSize, readE, readG, relative, resetPrefixes, setEa, setLock, setRep, setSegOverride, simm8,
-  toggleAddrSize, toggleOpSize, writeE, writeG,
+  addrSize, dataSeg, decodeOperands, eaBaseIsEsp, eaOffset, eaSeg, fetch, imm, imm2, lockAllowed,
+  lockedOperand, lockPrefix, modrmMod, modrmReg, opSize, readE, readEAt, readG, relative, resetPrefixes, setEa,
+  setLock, setRep, setSegOverride, simm8, toggleAddrSize, toggleOpSize, writeE, writeG,
 } from "./decode";
 import {
-  BP, clearFault, DE, DF_, faulted, faultCode, faultHasCode, faultVector, GP, OF_, PF_, raise, raiseCode, STOP, TS, UD,
+  BP, BR, clearFault, DE, DF_, faulted, faultCode, faultHasCode, faultVector, GP, OF_, PF_, raise, raiseCode, STOP, TS, UD,
 } from "./fault";
 import { condition, flags, getCF, getFlags, setArith, setFlags } from "./flags";
 import { readSeg, writeSeg } from "./memory";
@@ -383,10 +383,6 @@ function group5(): void {
   }
 }
 
-function readEAt(delta: u32, size: i32): u32 {
-  return readSeg(eaSeg, eaOffset + delta, size);
-}
-
 /** Far pointer loads: LDS LES LSS LFS LGS. */
 export function loadFarPointer(seg: i32): void {
   if (modrmMod == 3) {
@@ -720,7 +716,7 @@ function bound(): void {
   if (faulted()) return;
   const shift = opSize == 2 ? 16 : 0;
   const index = <i32>(getReg(modrmReg, opSize) << shift) >> shift;
-  if (index < (<i32>(lower << shift) >> shift) || index > (<i32>(upper << shift) >> shift)) raise(5);
+  if (index < (<i32>(lower << shift) >> shift) || index > (<i32>(upper << shift) >> shift)) raise(BR);
 }
 
 /**
