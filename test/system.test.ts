@@ -335,3 +335,66 @@ test("bulk REP MOVS/STOS keep x86 semantics: an overlapping forward MOVSB replic
   assert.equal(view.getUint32(0x20ffe + 4 * 3000, true), 0);
   assert.deepEqual([reg(host, "rcx"), reg(host, "rdi")], [0, 0x20ffe + 4 * 3000]);
 });
+
+/** PAE tables: a PDPT at 0xc000, a directory at 0xd000 whose first entry points to a table at 0xe000 identity-mapping 0-1 MiB, and entry 1 of the PDPT to a directory at 0xf000 with one 2 MiB page. */
+function paePaging(host: CoreHost, pteFlags = PTE_P | PTE_RW | PTE_US): void {
+  const view = new DataView(host.ram.buffer, host.ram.byteOffset);
+  const entry = (at: number, lo: number, hi = 0): void => {
+    view.setUint32(at, lo, true);
+    view.setUint32(at + 4, hi, true);
+  };
+  for (let at = 0xc000; at < 0x10000; at += 4) view.setUint32(at, 0, true);
+  entry(0xc000, 0xd000 | PTE_P);
+  entry(0xc008, 0xf000 | PTE_P);
+  entry(0xd000, 0xe000 | PTE_P | PTE_RW | PTE_US);
+  for (let page = 0; page < 256; page++) entry(0xe000 + page * 8, (page << 12) | pteFlags);
+  entry(0xf000, 0x0 | PTE_P | PTE_RW | 0x80); // 1 GiB + 0: a 2 MiB page at physical 0
+  host.setState([{ tag: REG.cr3, value: 0xc000 }, { tag: REG.cr4, value: 0x20 }, { tag: REG.cr0, value: 0x80000011 }]);
+}
+
+test("PAE paging: 4 KiB pages and 2 MiB pages through 8-byte entries, accessed and dirty bits set", () => {
+  const host = machine();
+  paePaging(host);
+  const view = new DataView(host.ram.buffer, host.ram.byteOffset);
+  view.setUint32(0x61234, 0xfeedf00d, true);
+  // mov eax, [0x40061234] (through the 2 MiB page); mov [0x62000], eax (4 KiB page); hlt
+  host.ram.set([0xa1, ...le32(0x40061234), 0xa3, ...le32(0x62000), 0xf4], CODE_AT);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(view.getUint32(0x62000, true), 0xfeedf00d);
+  assert.equal(view.getUint32(0xf000, true) & 0x20, 0x20, "2 MiB PDE accessed");
+  assert.equal(view.getUint32(0xe000 + 0x62 * 8, true) & 0x60, 0x60, "PTE accessed and dirty");
+});
+
+test("PAE with EFER.NXE: a fetch from an XD page faults with P|I/D; without NXE the XD bit is reserved", () => {
+  const host = machine();
+  paePaging(host);
+  const view = new DataView(host.ram.buffer, host.ram.byteOffset);
+  view.setUint32(0xe000 + 0x70 * 8 + 4, 0x80000000, true); // XD on page 0x70
+  host.ram[0x70000] = 0x90;
+  host.ram.set([0xe9, ...le32(0x70000 - (CODE_AT + 5))], CODE_AT); // jmp 0x70000
+  host.setState([{ tag: REG.efer, value: 1 << 11 }]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual(stackWords(host, 2), [0x11, 0x70000]);
+  assert.equal(reg(host, "cr2"), 0x70000);
+  host.setState([{ tag: REG.efer, value: 0 }, { tag: REG.rip, value: CODE_AT }, { tag: REG.rsp, value: STACK0 }]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.deepEqual(stackWords(host, 2), [0x09, 0x70000], "P|RSVD: bit 63 is reserved without NXE");
+});
+
+test("EFER: RDMSR/WRMSR of NXE; any other bit is #GP(0); CPUID reports PAE and NX", () => {
+  const host = machine();
+  // mov ecx, 0xc0000080; mov eax, 0x800; xor edx, edx; wrmsr; rdmsr; mov esi, eax
+  // mov eax, 0x80000001; cpuid; mov edi, edx; mov eax, 1; cpuid; mov ebp, edx
+  // mov ecx, 0xc0000080; mov eax, 1; xor edx, edx; wrmsr (#GP)
+  host.ram.set([
+    0xb9, ...le32(0xc0000080), 0xb8, ...le32(0x800), 0x31, 0xd2, 0x0f, 0x30, 0x0f, 0x32, 0x89, 0xc6,
+    0xb8, ...le32(0x80000001), 0x0f, 0xa2, 0x89, 0xd7, 0xb8, ...le32(1), 0x0f, 0xa2, 0x89, 0xd5,
+    0xb9, ...le32(0xc0000080), 0xb8, ...le32(1), 0x31, 0xd2, 0x0f, 0x30,
+  ], CODE_AT);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "rsi"), 0x800);
+  assert.equal(reg(host, "rdi") & (1 << 20), 1 << 20, "NX");
+  assert.equal(reg(host, "rbp") & (1 << 6), 1 << 6, "PAE");
+  assert.deepEqual(stackWords(host, 2), [0, CODE_AT + 48]);
+  assert.equal(reg(host, "efer"), 0x800);
+});

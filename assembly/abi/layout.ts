@@ -126,7 +126,9 @@ export const INJECT_PENDING = 0x100;
 // The TSC is the host clock at TSC_HZ plus this offset (IA32_TSC writes move the offset).
 export const REG_TSC_OFFSET_U64 = REG_INJECT_U32 + 4;
 export const TSC_HZ = 1000000000;
-export const REGS_END = REG_TSC_OFFSET_U64 + 8;
+// IA32_EFER (MSR C0000080h): only NXE (bit 11) is implemented.
+export const REG_EFER_U32 = REG_TSC_OFFSET_U64 + 8;
+export const REGS_END = REG_EFER_U32 + 4;
 
 // x87 FPU state (SDM vol. 1, chapter 8). The eight data registers are stored by physical number
 // (R0-R7, not ST(i)), each as a 64-bit significand with explicit integer bit and a 16-bit
@@ -156,11 +158,13 @@ export const TLB_ENTRIES = 256;
 export const TLB_READ_SUPER_U32 = 0; // tag valid for supervisor reads
 export const TLB_READ_USER_U32 = 4; // tag valid for user reads
 export const TLB_READ_HOST_U32 = 8; // shared-memory address of the page the read tags name
-export const TLB_READ_GLOBAL_U32 = 12; // non-zero for a global page (kept across CR3 writes)
+export const TLB_READ_GLOBAL_U32 = 12; // TLB_FLAG_*: a global page (kept across CR3 writes), no-execute
+export const TLB_FLAG_GLOBAL = 1;
+export const TLB_FLAG_NO_EXECUTE = 2;
 export const TLB_WRITE_SUPER_U32 = 16;
 export const TLB_WRITE_USER_U32 = 20;
 export const TLB_WRITE_HOST_U32 = 24;
-export const TLB_WRITE_GLOBAL_U32 = 28;
+export const TLB_WRITE_GLOBAL_U32 = 28; // TLB_FLAG_GLOBAL
 export const TLB_ENTRY_SIZE = 32;
 export const TLB_END = TLB_BASE + TLB_ENTRIES * TLB_ENTRY_SIZE;
 

@@ -8,13 +8,15 @@
 import {
   TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE, TLB_READ_GLOBAL_U32, TLB_READ_HOST_U32, TLB_READ_SUPER_U32,
   TLB_READ_USER_U32, TLB_WRITE_GLOBAL_U32, TLB_WRITE_HOST_U32, TLB_WRITE_SUPER_U32, TLB_WRITE_USER_U32, VMH_BASE,
+  TLB_FLAG_GLOBAL, TLB_FLAG_NO_EXECUTE, REG_EFER_U32,
   VMH_DIRTY_LOG_U32, SEG_SS, SEG_ATTR_DB,
 } from "../abi/layout";
 import { markDirty, pageHost, readPhys, writePhys } from "../guest-memory";
 import { fetchOutsideRam } from "./exit";
 import { faulted, GP, PF_, raiseCode, SS_ } from "./fault";
 import {
-  cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, segAttrs, segBase, segLimit, segSelector, setCr,
+  cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EFER_NXE, segAttrs, segBase, segLimit, segSelector,
+  setCr,
 } from "./state";
 
 const ACCESS_READ = 0;
@@ -49,7 +51,7 @@ export function flushTlb(keepGlobal: bool): void {
   forgetCodePage();
   for (let i = 0; i < TLB_ENTRIES; i++) {
     const e = cpu + TLB_BASE + <usize>i * TLB_ENTRY_SIZE;
-    if (!keepGlobal || load<u32>(e + TLB_READ_GLOBAL_U32) == 0) store<u64>(e + TLB_READ_SUPER_U32, 0);
+    if (!keepGlobal || (load<u32>(e + TLB_READ_GLOBAL_U32) & TLB_FLAG_GLOBAL) == 0) store<u64>(e + TLB_READ_SUPER_U32, 0);
     if (!keepGlobal || load<u32>(e + TLB_WRITE_GLOBAL_U32) == 0) store<u64>(e + TLB_WRITE_SUPER_U32, 0);
   }
 }
@@ -66,67 +68,155 @@ export function flushTlbPage(linear: u32): void {
 
 /** Effective U/S, R/W and G bits of the last successful translate(). */
 let walkFlags: u32 = 0;
+/** Whether the last successful translate() found the page no-execute (PAE with EFER.NXE). */
+let walkNoExecute = false;
 
-function pageFault(linear: u32, access: i32, user: bool, present: bool): void {
+const PF_PRESENT: u32 = 1;
+const PF_WRITE: u32 = 2;
+const PF_USER: u32 = 4;
+const PF_RESERVED: u32 = 8;
+const PF_FETCH: u32 = 16;
+
+function pageFault(linear: u32, access: i32, user: bool, code: u32): void {
   setCr(2, linear);
-  let code: u32 = present ? 1 : 0;
-  if (access == ACCESS_WRITE) code |= 2;
-  if (user) code |= 4;
+  if (access == ACCESS_WRITE) code |= PF_WRITE;
+  if (user) code |= PF_USER;
+  // The I/D bit is reported only where no-execute exists (PAE with NXE).
+  if (access == ACCESS_FETCH && noExecuteEnabled()) code |= PF_FETCH;
   raiseCode(PF_, code);
 }
 
 /** Sets accessed (and dirty) bits in a paging entry, atomically where it lives in RAM. */
-function markEntry(addr: u32, entry: u32, bits: u32): void {
+function markEntry(addr: u64, entry: u32, bits: u32): void {
   if ((entry & bits) == bits) return;
-  const host = pageHost(cpu, <u64>addr, true);
+  const host = pageHost(cpu, addr, true);
   if (host != 0) atomic.or<u32>(host + <usize>(addr & 0xfff), bits);
-  else writePhys(cpu, <u64>addr, 4, <u64>(entry | bits));
+  else writePhys(cpu, addr, 4, <u64>(entry | bits));
+}
+
+function noExecuteEnabled(): bool {
+  return (cr(4) & CR4_PAE) != 0 && (load<u32>(cpu + REG_EFER_U32) & EFER_NXE) != 0;
 }
 
 /**
  * Translates a linear address for one access; returns the physical address, or raises #PF and
- * returns 0. `walkFlags` then holds the effective U/S, R/W and G bits of the mapping.
+ * returns 0. `walkFlags` and `walkNoExecute` then describe the mapping.
  */
-function translate(linear: u32, access: i32, user: bool): u32 {
+function translate(linear: u32, access: i32, user: bool): u64 {
+  walkNoExecute = false;
   if ((cr(0) & CR0_PG) == 0) {
     walkFlags = PTE_US | PTE_RW;
-    return linear;
+    return <u64>linear;
   }
+  const phys = (cr(4) & CR4_PAE) != 0 ? translatePae(linear, access, user) : translate32(linear, access, user);
+  if ((cr(4) & CR4_PGE) == 0) walkFlags &= ~PTE_G;
+  return phys;
+}
+
+/** 32-bit paging (SDM vol. 3, 4.3): 4 KiB pages, and 4 MiB pages with CR4.PSE. */
+function translate32(linear: u32, access: i32, user: bool): u64 {
   const write = access == ACCESS_WRITE;
-  const pdeAddr = (cr(3) & 0xfffff000) | ((linear >> 20) & 0xffc);
-  const pde = <u32>readPhys(cpu, <u64>pdeAddr, 4);
+  const pdeAddr = <u64>((cr(3) & 0xfffff000) | ((linear >> 20) & 0xffc));
+  const pde = <u32>readPhys(cpu, pdeAddr, 4);
   if ((pde & PTE_P) == 0) {
-    pageFault(linear, access, user, false);
+    pageFault(linear, access, user, 0);
     return 0;
   }
-  let flagsEff: u32;
-  let phys: u32;
   if ((pde & PTE_PS) != 0 && (cr(4) & CR4_PSE) != 0) {
-    flagsEff = pde;
-    if (!allowed(flagsEff, write, user)) {
-      pageFault(linear, access, user, true);
+    if (!allowed(pde, write, user)) {
+      pageFault(linear, access, user, PF_PRESENT);
       return 0;
     }
     markEntry(pdeAddr, pde, write ? PTE_A | PTE_D : PTE_A);
-    phys = (pde & 0xffc00000) | (linear & 0x3fffff);
-  } else {
-    const pteAddr = (pde & 0xfffff000) | ((linear >> 10) & 0xffc);
-    const pte = <u32>readPhys(cpu, <u64>pteAddr, 4);
-    if ((pte & PTE_P) == 0) {
-      pageFault(linear, access, user, false);
-      return 0;
-    }
-    flagsEff = (pte & ~(PTE_US | PTE_RW)) | (pde & pte & (PTE_US | PTE_RW));
-    if (!allowed(flagsEff, write, user)) {
-      pageFault(linear, access, user, true);
-      return 0;
-    }
-    markEntry(pdeAddr, pde, PTE_A);
-    markEntry(pteAddr, pte, write ? PTE_A | PTE_D : PTE_A);
-    phys = (pte & 0xfffff000) | (linear & 0xfff);
+    walkFlags = pde & (PTE_US | PTE_RW | PTE_G);
+    return <u64>((pde & 0xffc00000) | (linear & 0x3fffff));
   }
-  walkFlags = flagsEff & ((cr(4) & CR4_PGE) != 0 ? PTE_US | PTE_RW | PTE_G : PTE_US | PTE_RW);
-  return phys;
+  const pteAddr = <u64>((pde & 0xfffff000) | ((linear >> 10) & 0xffc));
+  const pte = <u32>readPhys(cpu, pteAddr, 4);
+  if ((pte & PTE_P) == 0) {
+    pageFault(linear, access, user, 0);
+    return 0;
+  }
+  const flagsEff = (pte & ~(PTE_US | PTE_RW)) | (pde & pte & (PTE_US | PTE_RW));
+  if (!allowed(flagsEff, write, user)) {
+    pageFault(linear, access, user, PF_PRESENT);
+    return 0;
+  }
+  markEntry(pdeAddr, pde, PTE_A);
+  markEntry(pteAddr, pte, write ? PTE_A | PTE_D : PTE_A);
+  walkFlags = flagsEff & (PTE_US | PTE_RW | PTE_G);
+  return <u64>((pte & 0xfffff000) | (linear & 0xfff));
+}
+
+/** Physical address bits of a PAE entry (MAXPHYADDR 36). */
+const PAE_ADDRESS: u64 = 0x0000000ffffff000;
+/** Bits 62:36 of a PAE entry must be zero; bit 63 too unless no-execute is enabled. */
+const PAE_RESERVED: u64 = 0x7ffffff000000000;
+const PAE_NO_EXECUTE: u64 = 0x8000000000000000;
+
+/** Whether a PAE entry has reserved bits set (`extra` adds the level's own reserved bits). */
+function paeReserved(entry: u64, extra: u64): bool {
+  const reserved = PAE_RESERVED | extra | (noExecuteEnabled() ? 0 : PAE_NO_EXECUTE);
+  return (entry & reserved) != 0;
+}
+
+/**
+ * PAE paging (SDM vol. 3, 4.4): a 4-entry PDPT from CR3, 512-entry directories and tables of
+ * 8-byte entries, 2 MiB pages, and the XD bit with EFER.NXE. The PDPTEs are read from memory on
+ * each walk rather than cached at CR3 load: the same unless the guest edits its PDPT without
+ * reloading CR3.
+ */
+function translatePae(linear: u32, access: i32, user: bool): u64 {
+  const write = access == ACCESS_WRITE;
+  const pdpte = readPhys(cpu, <u64>((cr(3) & 0xffffffe0) + ((linear >> 30) << 3)), 8);
+  if ((pdpte & <u64>PTE_P) == 0) {
+    pageFault(linear, access, user, 0);
+    return 0;
+  }
+  // A PDPTE has no R/W, U/S, A, D, PS or XD bits: those positions are reserved.
+  if (paeReserved(pdpte, 0x1e6 | PAE_NO_EXECUTE)) {
+    pageFault(linear, access, user, PF_PRESENT | PF_RESERVED);
+    return 0;
+  }
+  const pdeAddr = (pdpte & PAE_ADDRESS) + <u64>(((linear >> 21) & 0x1ff) << 3);
+  const pde = readPhys(cpu, pdeAddr, 8);
+  if ((pde & <u64>PTE_P) == 0) {
+    pageFault(linear, access, user, 0);
+    return 0;
+  }
+  const large = (pde & <u64>PTE_PS) != 0;
+  if (paeReserved(pde, large ? 0x1fe000 : 0)) {
+    pageFault(linear, access, user, PF_PRESENT | PF_RESERVED);
+    return 0;
+  }
+  let entry = pde;
+  let entryAddr = pdeAddr;
+  let flagsEff = <u32>pde;
+  let noExecute = (pde & PAE_NO_EXECUTE) != 0;
+  if (!large) {
+    entryAddr = (pde & PAE_ADDRESS) + <u64>(((linear >> 12) & 0x1ff) << 3);
+    entry = readPhys(cpu, entryAddr, 8);
+    if ((entry & <u64>PTE_P) == 0) {
+      pageFault(linear, access, user, 0);
+      return 0;
+    }
+    if (paeReserved(entry, 0)) {
+      pageFault(linear, access, user, PF_PRESENT | PF_RESERVED);
+      return 0;
+    }
+    flagsEff = (<u32>entry & ~(PTE_US | PTE_RW)) | (<u32>pde & <u32>entry & (PTE_US | PTE_RW));
+    noExecute = noExecute || (entry & PAE_NO_EXECUTE) != 0;
+  }
+  noExecute = noExecute && noExecuteEnabled();
+  if (!allowed(flagsEff, write, user) || (noExecute && access == ACCESS_FETCH)) {
+    pageFault(linear, access, user, PF_PRESENT);
+    return 0;
+  }
+  if (!large) markEntry(pdeAddr, <u32>pde, PTE_A);
+  markEntry(entryAddr, <u32>entry, write ? PTE_A | PTE_D : PTE_A);
+  walkFlags = flagsEff & (PTE_US | PTE_RW | PTE_G);
+  walkNoExecute = noExecute;
+  return large ? (entry & 0x0000000fffe00000) | <u64>(linear & 0x1fffff) : (entry & PAE_ADDRESS) | <u64>(linear & 0xfff);
 }
 
 /** Page-level protection (SDM vol. 3, 4.6): user needs U/S; writes need R/W unless supervisor without CR0.WP. */
@@ -140,17 +230,17 @@ function allowed(flagsEff: u32, write: bool, user: bool): bool {
  * Fills the TLB for `linear` after a successful translation to `phys`: the read half always, the
  * write half after a write (which set the dirty bit) to a page that is RAM, not ROM.
  */
-function fillTlb(linear: u32, phys: u32, write: bool): void {
-  const host = pageHost(cpu, <u64>phys, false);
+function fillTlb(linear: u32, phys: u64, write: bool): void {
+  const host = pageHost(cpu, phys, false);
   if (host == 0) return;
   const e = tlbEntry(linear);
   const tag = (linear & 0xfffff000) | 1;
-  const global = walkFlags & PTE_G;
+  const global: u32 = (walkFlags & PTE_G) != 0 ? TLB_FLAG_GLOBAL : 0;
   store<u32>(e + TLB_READ_SUPER_U32, tag);
   store<u32>(e + TLB_READ_USER_U32, (walkFlags & PTE_US) != 0 ? tag : 0);
   store<u32>(e + TLB_READ_HOST_U32, <u32>host);
-  store<u32>(e + TLB_READ_GLOBAL_U32, global);
-  if (!write || pageHost(cpu, <u64>phys, true) == 0) return;
+  store<u32>(e + TLB_READ_GLOBAL_U32, global | (walkNoExecute ? TLB_FLAG_NO_EXECUTE : 0));
+  if (!write || pageHost(cpu, phys, true) == 0) return;
   const superOk = (walkFlags & PTE_RW) != 0 || (cr(0) & CR0_WP) == 0;
   store<u32>(e + TLB_WRITE_SUPER_U32, superOk ? tag : 0);
   store<u32>(e + TLB_WRITE_USER_U32, (walkFlags & (PTE_US | PTE_RW)) == (PTE_US | PTE_RW) ? tag : 0);
@@ -172,12 +262,12 @@ function readSlow(linear: u32, size: i32, access: i32): u32 {
   }
   const phys = translate(linear, access, userOffset != 0);
   if (faulted()) return 0;
-  if (access == ACCESS_FETCH && pageHost(cpu, <u64>phys, false) == 0) {
+  if (access == ACCESS_FETCH && pageHost(cpu, phys, false) == 0) {
     fetchOutsideRam(linear);
     return 0;
   }
   fillTlb(linear, phys, false);
-  return <u32>readPhys(cpu, <u64>phys, size);
+  return <u32>readPhys(cpu, phys, size);
 }
 
 function writeSlow(linear: u32, size: i32, value: u32): void {
@@ -195,7 +285,7 @@ function writeSlow(linear: u32, size: i32, value: u32): void {
   const phys = translate(linear, ACCESS_WRITE, userOffset != 0);
   if (faulted()) return;
   fillTlb(linear, phys, true);
-  writePhys(cpu, <u64>phys, size, <u64>value);
+  writePhys(cpu, phys, size, <u64>value);
 }
 
 /** Reads 1, 2 or 4 bytes at a linear address. */
@@ -235,7 +325,7 @@ export function lockedHost(linear: u32, size: i32): usize {
   if ((linear & <u32>(size - 1)) != 0) return 0;
   const phys = translate(linear, ACCESS_WRITE, userOffset != 0);
   if (faulted()) return 0;
-  const page = pageHost(cpu, <u64>phys, true);
+  const page = pageHost(cpu, phys, true);
   if (page == 0) return 0;
   const host = page + <usize>(phys & 0xfff);
   if (load<u32>(VMH_BASE + VMH_DIRTY_LOG_U32) != 0) markDirty(host, size);
@@ -277,7 +367,9 @@ export function fetchLinear(linear: u32, size: i32): u32 {
       host = codeHost + <usize>(linear & 0xfff);
     } else {
       const e = tlbEntry(linear);
-      if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) != ((linear & 0xfffff000) | 1)) return readSlow(linear, size, ACCESS_FETCH);
+      if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) != ((linear & 0xfffff000) | 1) || (load<u32>(e + TLB_READ_GLOBAL_U32) & TLB_FLAG_NO_EXECUTE) != 0) {
+        return readSlow(linear, size, ACCESS_FETCH);
+      }
       codePage = linear & 0xfffff000;
       codeHost = <usize>load<u32>(e + TLB_READ_HOST_U32);
       host = codeHost + <usize>(linear & 0xfff);

@@ -57,7 +57,10 @@ export const CR0_PE: u32 = 1;
 export const CR0_WP: u32 = 1 << 16;
 export const CR0_PG: u32 = 1 << 31;
 export const CR4_PSE: u32 = 1 << 4;
+export const CR4_PAE: u32 = 1 << 5;
 export const CR4_PGE: u32 = 1 << 7;
+/** IA32_EFER.NXE: no-execute pages under PAE. */
+export const EFER_NXE: u32 = 1 << 11;
 
 // ---- General registers (0-7: EAX ECX EDX EBX ESP EBP ESI EDI) ----
 

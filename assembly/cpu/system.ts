@@ -6,7 +6,7 @@
 import {
   REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32,
   REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32, REG_TSC_OFFSET_U64, SEG_CS, SEG_LDTR,
-  SEG_SS, SEG_TR, TSC_HZ,
+  SEG_SS, SEG_TR, TSC_HZ, REG_EFER_U32,
 } from "../abi/layout";
 import { modrmMod, modrmReg, modrmRm, eaOffset, eaSeg, lockPrefix, opSize, readE, readG, writeE, writeG } from "./decode";
 import {
@@ -19,7 +19,8 @@ import { getFlags, setArith, setFlags } from "./flags";
 import { flushTlb, flushTlbPage, readSeg, updatePrivilege, writeSeg } from "./memory";
 import { selectorFault } from "./segments";
 import {
-  cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PGE, CR4_PSE, EAX, EBX, ECX, EDX, ESP, IF, protectedMode, reg32,
+  cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EAX, EBX, ECX, EDX, EFER_NXE, ESP, IF,
+  protectedMode, reg32,
   RF, segBase, segSelector, setCr, setEip, setReg32, setSegment, VM, ZF,
 } from "./state";
 
@@ -268,7 +269,7 @@ export function moveControlRegister(toCr: bool): void {
     case 4: {
       const old = cr(4);
       setCr(4, value);
-      if (((old ^ value) & (CR4_PGE | CR4_PSE)) != 0) flushTlb(false);
+      if (((old ^ value) & (CR4_PGE | CR4_PSE | CR4_PAE)) != 0) flushTlb(false);
       break;
     }
     default:
@@ -299,9 +300,12 @@ const MSR_SYSENTER_CS: u32 = 0x174;
 const MSR_SYSENTER_ESP: u32 = 0x175;
 const MSR_SYSENTER_EIP: u32 = 0x176;
 
+const MSR_EFER: u32 = 0xc0000080;
+
 /** Block address of MSR `index`, or 0 for one the core does not implement. */
 function msrField(index: u32): usize {
   switch (index) {
+    case MSR_EFER: return cpu + REG_EFER_U32;
     case MSR_SYSENTER_CS: return cpu + REG_SYSENTER_CS_U32;
     case MSR_SYSENTER_ESP: return cpu + REG_SYSENTER_ESP_U32;
     case MSR_SYSENTER_EIP: return cpu + REG_SYSENTER_EIP_U32;
@@ -355,11 +359,13 @@ export function writeMsr(): void {
     return;
   }
   const field = msrField(reg32(ECX));
-  if (field == 0) {
+  // EFER has only NXE; setting any other bit is #GP like writing an MSR that does not exist.
+  if (field == 0 || (reg32(ECX) == MSR_EFER && ((reg32(EAX) & ~EFER_NXE) != 0 || reg32(EDX) != 0))) {
     raiseCode(GP, 0);
     return;
   }
   store<u32>(field, reg32(EAX));
+  if (reg32(ECX) == MSR_EFER) flushTlb(false);
 }
 
 /** SYSENTER: to flat ring 0 at SYSENTER_CS:SYSENTER_EIP, stack SYSENTER_CS+8:SYSENTER_ESP. */
@@ -394,7 +400,7 @@ export function sysexit(): void {
 /**
  * CPUID (SDM vol. 2, "CPUID"): leaf 0 gives the highest leaf and the vendor string, leaf 1 the
  * family/model/stepping and the features this core implements and its tests check (FPU, PSE,
- * TSC, CX8, SEP, PGE, CMOV, FXSR). Other leaves read as zero.
+ * TSC, PAE, CX8, SEP, PGE, CMOV, FXSR); 80000001h reports NX. Other leaves read as zero.
  */
 export function cpuid(): void {
   const leaf = reg32(EAX);
@@ -402,7 +408,11 @@ export function cpuid(): void {
   let b: u32 = 0;
   let c: u32 = 0;
   let d: u32 = 0;
-  if (leaf == 0) {
+  if (leaf == 0x80000000) {
+    a = 0x80000001; // the highest extended leaf
+  } else if (leaf == 0x80000001) {
+    d = 1 << 20; // NX
+  } else if (leaf == 0) {
     a = 1;
     // "WebVMx86Core": an honest vendor string, in EBX, EDX, ECX order.
     b = 0x56626557; // "WebV"
@@ -410,7 +420,7 @@ export function cpuid(): void {
     c = 0x65726f43; // "Core"
   } else if (leaf == 1) {
     a = 0x0633; // family 6, model 3, stepping 3 (a P6-class part; SYSENTER is valid from model 3)
-    d = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 24); // FPU PSE TSC CX8 SEP PGE CMOV FXSR
+    d = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 24); // FPU PSE TSC PAE CX8 SEP PGE CMOV FXSR
   }
   setReg32(EAX, a);
   setReg32(EBX, b);
