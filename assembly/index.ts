@@ -8,7 +8,7 @@ import {
 } from "./abi/layout";
 import { unfinished } from "./cpu/exit";
 import { loadFlags, storeFlags } from "./cpu/flags";
-import { acceptInterrupts, loadShadow, step, storeShadow } from "./cpu/interp";
+import { acceptInterrupts, deliverPendingException, loadShadow, step, storeShadow } from "./cpu/interp";
 import { flushTlb, updatePrivilege } from "./cpu/memory";
 import { enter, leave } from "./cpu/state";
 
@@ -36,9 +36,10 @@ export function run(block: usize, budget: i32): i32 {
     flushTlb(false);
     tlbGeneration = generation;
   }
-  let reason = EXIT_BUDGET;
+  let reason = deliverPendingException();
+  if (reason == EXIT_NONE) reason = EXIT_BUDGET;
   let retired: i32 = 0;
-  while (retired < budget) {
+  while (reason == EXIT_BUDGET && retired < budget) {
     if (atomic.load<u32>(block + VCPU_REQUEST_U32) != 0) {
       reason = EXIT_REQUEST;
       break;

@@ -170,6 +170,17 @@ test("the exception_exits bitmap hands chosen vectors to the owner instead of th
   assert.equal(reg(host, "rsp"), STACK0);
 });
 
+test("an exception taken by an exception exit can be handed on to the guest with pending_exception", () => {
+  const host = machine();
+  host.setState([{ tag: REG.exception_exits, value: 1 << 13 }]);
+  host.ram.set([0xb8, 0, 0, 0, 0, 0x8e, 0xd0], CODE_AT); // mov eax, 0; mov ss, ax (a null SS is #GP(0))
+  assert.deepEqual(host.run(100), { reason: "exception", vector: 13, errorCode: 0, rip: CODE_AT + 5 });
+  host.setState([{ tag: REG.pending_exception, value: 13 | 0x100 | 0x200 }, { tag: REG.pending_error_code, value: 0 }]);
+  assert.deepEqual(host.run(100), { reason: "hlt" }, "delivered to the guest's handler, not exited again");
+  assert.deepEqual(stackWords(host, 2), [0, CODE_AT + 5]);
+  assert.equal(reg(host, "pending_exception"), 0);
+});
+
 test("PTE user bit: CPL 3 reading a supervisor page is a page fault with error code U", () => {
   const host = machine();
   const cr3 = identityPaging(host.ram, PAGE_DIR, PAGE_TABLE, 256, PTE_P | PTE_RW | PTE_US);

@@ -4,7 +4,7 @@
  * size, so a batch of (tag, value) pairs describes itself. Tags are ABI: append, never renumber.
  */
 import {
-  REG_EFER_U32, FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
+  REG_EFER_U32, REG_PENDING_ERROR_CODE_U32, REG_PENDING_EXCEPTION_U32, FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
   FPU_REG_SIGNIFICAND_U64, FPU_REG_SIZE, FPU_SW_U16, FPU_TW_U16, REG_INJECT_U32, REG_INTERRUPT_SHADOW_U32, REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32,
   VCPU_EXCEPTION_EXITS_U32, REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
   REG_IDTR_LIMIT_U32, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64, SEG_ATTRS_U16,
@@ -78,6 +78,9 @@ export const REGISTERS: readonly RegisterInfo[] = [
   // Event state: the interrupt shadow, and an injected external interrupt (vector | 0x100) not yet taken.
   row("interrupt_shadow", RegisterSet.events, 0, 4, REG_INTERRUPT_SHADOW_U32),
   row("pending_interrupt", RegisterSet.events, 1, 4, REG_INJECT_U32, "guest-ro"),
+  // An exception raised at the next run() (vector | 0x100, | 0x200 with the error code below).
+  row("pending_exception", RegisterSet.events, 2, 4, REG_PENDING_EXCEPTION_U32, "guest-ro"),
+  row("pending_error_code", RegisterSet.events, 3, 4, REG_PENDING_ERROR_CODE_U32, "guest-ro"),
   // x87: control, status (with TOP) and full tag words, the last-instruction pointers, and the
   // eight physical registers R0-R7 as significand and sign/exponent.
   row("fpu.cw", RegisterSet.fpu, 0, 2, FPU_CW_U16),

@@ -128,7 +128,14 @@ export const REG_TSC_OFFSET_U64 = REG_INJECT_U32 + 4;
 export const TSC_HZ = 1000000000;
 // IA32_EFER (MSR C0000080h): only NXE (bit 11) is implemented.
 export const REG_EFER_U32 = REG_TSC_OFFSET_U64 + 8;
-export const REGS_END = REG_EFER_U32 + 4;
+// An exception the owner has the vCPU raise at the start of its next run() (vector |
+// EXCEPTION_PENDING, | EXCEPTION_HAS_CODE with REG_PENDING_ERROR_CODE_U32), e.g. to pass on one
+// taken by an exception exit. Delivered as the guest would take it, never as another exit.
+export const REG_PENDING_EXCEPTION_U32 = REG_EFER_U32 + 4;
+export const REG_PENDING_ERROR_CODE_U32 = REG_PENDING_EXCEPTION_U32 + 4;
+export const EXCEPTION_PENDING = 0x100;
+export const EXCEPTION_HAS_CODE = 0x200;
+export const REGS_END = REG_PENDING_ERROR_CODE_U32 + 4;
 
 // x87 FPU state (SDM vol. 1, chapter 8). The eight data registers are stored by physical number
 // (R0-R7, not ST(i)), each as a 64-bit significand with explicit integer bit and a 16-bit

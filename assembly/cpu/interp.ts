@@ -6,7 +6,8 @@
 
 import {
   EXIT_EXCEPTION, EXIT_HLT, EXIT_NONE, EXIT_SHUTDOWN, RUN_EXIT_DETAIL_U32, RUN_EXIT_ERROR_CODE_U32,
-  RUN_EXIT_HAS_ERROR_CODE_U32, VCPU_EXCEPTION_EXITS_U32, REG_INTERRUPT_SHADOW_U32, REG_INJECT_U32, INJECT_PENDING, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
+  RUN_EXIT_HAS_ERROR_CODE_U32, VCPU_EXCEPTION_EXITS_U32, REG_INTERRUPT_SHADOW_U32, REG_INJECT_U32, INJECT_PENDING,
+  REG_PENDING_EXCEPTION_U32, REG_PENDING_ERROR_CODE_U32, EXCEPTION_PENDING, EXCEPTION_HAS_CODE, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS,
 } from "../abi/layout";
 import { readPort, writePort } from "../guest-memory";
 import { aad, aam, alu, ALU_CMP, asciiAdjust, daa, das, dec, div, idiv, imul, inc, maskOf, mul, neg, quotient, remainder, shift } from "./alu";
@@ -73,6 +74,23 @@ export function acceptInterrupts(): i32 {
     return exitReason;
   }
   return faulted() ? exception() : EXIT_NONE;
+}
+
+/**
+ * Raises the exception the owner left in REG_PENDING_EXCEPTION_U32 (at run() entry, before any
+ * instruction): delivered to the guest, escalating like any other, never as an exception exit.
+ */
+export function deliverPendingException(): i32 {
+  const pending = load<u32>(cpu + REG_PENDING_EXCEPTION_U32);
+  if ((pending & EXCEPTION_PENDING) == 0) return EXIT_NONE;
+  store<u32>(cpu + REG_PENDING_EXCEPTION_U32, 0);
+  beginInstruction();
+  clearFault();
+  clearExit();
+  startEsp = reg32(ESP);
+  if ((pending & EXCEPTION_HAS_CODE) != 0) raiseCode(<i32>(pending & 0xff), load<u32>(cpu + REG_PENDING_ERROR_CODE_U32));
+  else raise(<i32>(pending & 0xff));
+  return exception(false);
 }
 
 /** Executes one instruction; returns EXIT_NONE, or why the vCPU stops. */
@@ -159,7 +177,7 @@ function contributory(vector: i32): bool {
  * fault) when the double fault cannot be delivered either, or as an exit when the owner asked
  * for this vector in VCPU_EXCEPTION_EXITS_U32.
  */
-function exception(): i32 {
+function exception(allowExits: bool = true): i32 {
   let vector = faultVector;
   let code = faultCode;
   let hasCode = faultHasCode;
@@ -167,7 +185,7 @@ function exception(): i32 {
   for (;;) {
     setEip(startEip);
     setReg32(ESP, startEsp);
-    if (vector < 32 && (load<u32>(cpu + VCPU_EXCEPTION_EXITS_U32) & (<u32>1 << vector)) != 0) {
+    if (allowExits && vector < 32 && (load<u32>(cpu + VCPU_EXCEPTION_EXITS_U32) & (<u32>1 << vector)) != 0) {
       return stopWithException(vector, code, hasCode);
     }
     deliverInterrupt(vector, hasCode, code, false, startEip);
