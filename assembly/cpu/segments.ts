@@ -22,7 +22,7 @@ import {
   cpl, eip, ESP, NT, protectedMode, reg32, segAttrs, segBase, segLimit, segSelector, setEip, setReg32,
   setSegment, VM,
 } from "./state";
-import { writableFlags } from "./interp";
+import { writableFlags } from "./onebyte";
 
 /** EXIT_UNSUPPORTED details for the transfers not modelled yet. */
 export const UNSUPPORTED_VIRTUAL_8086: u32 = 0x10002;

@@ -13,7 +13,7 @@ import { unsupported } from "./exit";
 import { fxrstor, fxsave } from "./x87-env";
 import { faulted, raise, UD } from "./fault";
 import { condition, getFlags, setArith } from "./flags";
-import { casAt, loadFarPointer } from "./interp";
+import { casAt, loadFarPointer } from "./onebyte";
 import { readSeg, writeSeg } from "./memory";
 import { loadSegment } from "./segments";
 import {
