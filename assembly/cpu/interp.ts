@@ -32,13 +32,22 @@ let startEsp: u32 = 0;
  */
 let interruptShadow = false;
 
+/**
+ * Whether the acceptance point has anything to look at (a shadow to end, an injected interrupt
+ * waiting): false on almost every instruction, so the check is one global load. An injection
+ * always comes with a kick, so it is seen at the next run() entry, where this is recomputed.
+ */
+let eventCheck = false;
+
 /** Called by STI (when it sets IF), MOV SS and POP SS: the next instruction runs before any interrupt. */
 export function blockInterruptsForOne(): void {
   interruptShadow = true;
+  eventCheck = true;
 }
 
 export function loadShadow(): void {
   interruptShadow = load<u32>(cpu + REG_INTERRUPT_SHADOW_U32) != 0;
+  eventCheck = interruptShadow || (atomic.load<u32>(cpu + REG_INJECT_U32) & INJECT_PENDING) != 0;
 }
 
 export function storeShadow(): void {
@@ -50,11 +59,18 @@ export function storeShadow(): void {
  * delivered when IF is set and no shadow is active; the shadow lasts only up to here. Returns
  * an exit reason when the delivery ends in one (a shutdown, an unsupported transfer).
  */
-export function acceptInterrupts(): i32 {
+// @ts-ignore: decorator
+@inline export function acceptInterrupts(): i32 {
+  return eventCheck ? acceptPending() : EXIT_NONE;
+}
+
+function acceptPending(): i32 {
   const shadowed = interruptShadow;
   interruptShadow = false;
   const pending = atomic.load<u32>(cpu + REG_INJECT_U32);
-  if ((pending & INJECT_PENDING) == 0 || shadowed || (getFlags() & IF) == 0) return EXIT_NONE;
+  eventCheck = (pending & INJECT_PENDING) != 0;
+  if (!eventCheck || shadowed || (getFlags() & IF) == 0) return EXIT_NONE;
+  eventCheck = false;
   atomic.store<u32>(cpu + REG_INJECT_U32, 0);
   beginInstruction();
   clearFault();
