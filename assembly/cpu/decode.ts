@@ -3,10 +3,10 @@
 // decoded state lives in globals for the instruction being executed; handlers read it. Fetches
 // go through the code segment's limit check and the TLB.
 
-import { SEG_CS, SEG_DS, SEG_SS } from "../abi/layout";
+import { SEG_DS, SEG_SS } from "../abi/layout";
 import { faulted, GP, raiseCode } from "./fault";
 import { codeHost, codePage, fetchLinear, lockedHost, linearAddress, readSeg, writeSeg } from "./memory";
-import { eip, getReg, reg16, reg32, segBase, segLimit, setEip, setReg } from "./state";
+import { csBase, csLimit, eip, getReg, reg16, reg32, setEip, setReg } from "./state";
 
 /** Operand size in bytes (2 or 4) after the 0x66 prefix. */
 export let opSize: i32 = 4;
@@ -28,13 +28,7 @@ export let eaOffset: u32 = 0;
 /** Whether the effective address uses ESP as its base (POP Ev adjusts for the pop). */
 export let eaBaseIsEsp = false;
 
-/** CS base and limit for this instruction's fetches (read once per instruction). */
-let codeBase: u32 = 0;
-let codeLimit: u32 = 0;
-
 export function resetPrefixes(big: bool): void {
-  codeBase = segBase(SEG_CS);
-  codeLimit = segLimit(SEG_CS);
   opSize = big ? 4 : 2;
   addrSize = big ? 4 : 2;
   segOverride = -1;
@@ -71,9 +65,9 @@ export function setLock(): void {
 // @ts-ignore: decorator
 @inline export function fetch(size: i32): u32 {
   const offset = eip;
-  const linear = codeBase + offset;
+  const linear = csBase + offset;
   const last = offset + <u32>size - 1;
-  if ((linear & 0xfffff000) == codePage && (linear & 0xfff) <= <u32>(0x1000 - size) && last <= codeLimit && last >= offset) {
+  if ((linear & 0xfffff000) == codePage && (linear & 0xfff) <= <u32>(0x1000 - size) && last <= csLimit && last >= offset) {
     setEip(offset + <u32>size);
     const host = codeHost + <usize>(linear & 0xfff);
     return size == 1 ? <u32>load<u8>(host) : size == 2 ? <u32>load<u16>(host) : load<u32>(host);
@@ -84,12 +78,12 @@ export function setLock(): void {
 function fetchChecked(size: i32): u32 {
   const offset = eip;
   const last = offset + <u32>size - 1;
-  if (last > codeLimit || last < offset) {
+  if (last > csLimit || last < offset) {
     raiseCode(GP, 0);
     return 0;
   }
   setEip(offset + <u32>size);
-  return fetchLinear(codeBase + offset, size);
+  return fetchLinear(csBase + offset, size);
 }
 
 // ---- Operand layout table ----

@@ -19,7 +19,7 @@ import {
 } from "./fault";
 import { getFlags } from "./flags";
 import { deliverInterrupt } from "./interrupts";
-import { beginInstruction, codeIs32, cpu, eip, ESP, IF, reg32, setEip, setReg32, startEip } from "./state";
+import { beginInstruction, cpu, csBig, eip, ESP, IF, reg32, setEip, setReg32, startEip } from "./state";
 import { twoByte } from "./twobyte";
 import { execute } from "./onebyte";
 import { clearExit, exitReason } from "./exit";
@@ -108,7 +108,7 @@ export function step(): i32 {
   clearFault();
   clearExit();
   startEsp = reg32(ESP);
-  const big = codeIs32();
+  const big = csBig;
   resetPrefixes(big);
   let op = fetch(1);
   // Prefixes, at most 14 before the opcode (an instruction is at most 15 bytes).

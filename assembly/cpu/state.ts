@@ -15,9 +15,24 @@ export let eip: u32 = 0;
 /** EIP of the instruction being executed (faults restart it). */
 export let startEip: u32 = 0;
 
+/**
+ * CS's base, limit and D bit, cached for instruction fetch: CS changes only through setSegment()
+ * while the vCPU runs, and the host may change it only between run() calls.
+ */
+export let csBase: u32 = 0;
+export let csLimit: u32 = 0;
+export let csBig = false;
+
+function cacheCodeSegment(): void {
+  csBase = segBase(SEG_CS);
+  csLimit = segLimit(SEG_CS);
+  csBig = (segAttrs(SEG_CS) & SEG_ATTR_DB) != 0;
+}
+
 export function enter(block: usize): void {
   cpu = block;
   eip = <u32>load<u64>(block + REG_RIP_U64);
+  cacheCodeSegment();
 }
 
 export function leave(): void {
@@ -152,13 +167,10 @@ export function setSegment(seg: i32, selector: u32, base: u32, limit: u32, attrs
   store<u64>(at + SEG_BASE_U64, <u64>base);
   store<u32>(at + SEG_LIMIT_U32, limit);
   store<u16>(at + SEG_ATTRS_U16, <u16>attrs);
+  if (seg == SEG_CS) cacheCodeSegment();
 }
 
-/** True when the code segment is 32-bit (CS.D). */
-// @ts-ignore: decorator
-@inline export function codeIs32(): bool {
-  return (segAttrs(SEG_CS) & SEG_ATTR_DB) != 0;
-}
+
 
 /** True when the stack segment is 32-bit (SS.B): ESP rather than SP is the stack pointer. */
 // @ts-ignore: decorator

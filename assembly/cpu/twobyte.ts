@@ -6,7 +6,7 @@
 import { SEG_FS, SEG_GS, SEG_SS } from "../abi/layout";
 import { alu, ALU_CMP, bitScan, doubleShift, imul, maskOf } from "./alu";
 import {
-  eaOffset, eaSeg, imm, lockedOperand, modrmMod, setEa, modrmReg, modrmRm, opSize, readE, readG, relative,
+  eaOffset, eaSeg, imm, lockedOperand, modrmMod, modrmReg, opSize, readE, readG, relative, setEa,
   writeE, writeG,
 } from "./decode";
 import { unsupported } from "./exit";
