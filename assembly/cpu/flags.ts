@@ -112,10 +112,30 @@ export function setFlags(value: u32, mask: u32): void {
   flags = (getFlags() & ~mask) | (value & mask) | FLAGS_FIXED;
 }
 
+/**
+ * The common case after CMP or SUB: the condition straight from the operands (unsigned and
+ * signed comparisons at the operand size) instead of assembling flags.
+ */
+function subtractCondition(test: i32): bool {
+  const shift = 31 - lazyTop; // moves the operand's sign bit to bit 31
+  switch (test) {
+    case 1: return (lazyDst & sizeMask()) < (lazySrc & sizeMask()); // B
+    case 2: return (lazyRes & sizeMask()) == 0; // E
+    case 3: return (lazyDst & sizeMask()) <= (lazySrc & sizeMask()); // BE
+    case 4: return ((lazyRes >> lazyTop) & 1) != 0; // S
+    case 6: return <i32>(lazyDst << shift) < <i32>(lazySrc << shift); // L
+    case 7: return <i32>(lazyDst << shift) <= <i32>(lazySrc << shift); // LE
+    case 0: return getOF() != 0; // O
+    default: return getPF() != 0; // P
+  }
+}
+
 /** Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc). */
 export function condition(cc: i32): bool {
   let result: bool;
-  switch (cc >> 1) {
+  if (lazyOp == LAZY_SUB) {
+    result = subtractCondition(cc >> 1);
+  } else switch (cc >> 1) {
     case 0: result = getOF() != 0; break; // O
     case 1: result = getCF() != 0; break; // B
     case 2: result = getZF() != 0; break; // E

@@ -485,7 +485,25 @@ function exchangeRows(): Row[] {
   ];
 }
 
+/**
+ * A random ALU operation (ADD OR ADC SBB AND SUB XOR CMP, Eb,Gb or Ev,Gv) whose flags the next
+ * instruction reads, so conditions are taken from an instruction's result and not only from
+ * flags loaded by POPF.
+ */
+function flagSettingOp(b: CaseBuilder): void {
+  const n = b.rng.below(8);
+  const logic = n === 1 || n === 4 || n === 6;
+  const size = b.rng.chance(0.25) ? 1 : b.vsize();
+  modrmForm(b, size, [(n << 3) + (size === 1 ? 0 : 1)], { access: n === 7 ? "r" : "rw", undefinedFlags: logic ? AF : 0 });
+}
+
 const CONDITION_ROWS: Row[] = [
+  row("ALU then SETcc Eb (flags from a result)", (b) => {
+    flagSettingOp(b);
+    const cc = b.rng.below(16);
+    // A register destination: the ALU operation may have changed the registers an address uses.
+    b.emit({ op: [0x0f, 0x90 + cc], ea: b.gpr(1), reg: 0, note: `SET${CC[cc]}` });
+  }),
   row("SETcc Eb (0F 90+cc)", (b) => {
     const cc = b.rng.below(16);
     b.emit({ op: [0x0f, 0x90 + cc], ea: b.rm(1, { access: "w" }), reg: 0, note: `SET${CC[cc]}` });
@@ -581,6 +599,11 @@ function jumpRows(): Row[] {
     });
   return [
     overMarker("Jcc Jb (70+cc)", (b, rel) => {
+      const cc = b.rng.below(16);
+      b.emit({ op: [0x70 + cc], imm: [rel], note: `J${CC[cc]}` });
+    }),
+    overMarker("ALU then Jcc Jb (flags from a result)", (b, rel) => {
+      flagSettingOp(b);
       const cc = b.rng.below(16);
       b.emit({ op: [0x70 + cc], imm: [rel], note: `J${CC[cc]}` });
     }),
