@@ -409,3 +409,14 @@ test("EFER: RDMSR/WRMSR of NXE; any other bit is #GP(0); CPUID reports PAE and N
   assert.deepEqual(stackWords(host, 2), [0, CODE_AT + 48]);
   assert.equal(reg(host, "efer"), 0x800);
 });
+
+test("a far jump from 16-bit code into 32-bit code lands above 64 KiB (the classic switch to protected mode)", () => {
+  const host = machine();
+  // 16-bit code segment (the reset state's), protected mode already on: jmp dword 0x08:0x20000 (66 EA)
+  host.setState([{ tag: REG["cs.attrs"], value: 0x9b }, { tag: REG["cs.limit"], value: 0xffff }]);
+  host.ram.set([0x66, 0xea, ...le32(0x20000), KCODE, 0], CODE_AT);
+  host.ram[0x20000] = 0xf4;
+  assert.deepEqual(host.run(10), { reason: "hlt" });
+  assert.equal(reg(host, "rip"), 0x20001);
+  assert.equal(reg(host, "cs.selector"), KCODE);
+});

@@ -134,7 +134,9 @@ export function step(): i32 {
     return exitReason;
   }
   if (faulted()) return exception();
-  if (!big) setEip(eip & 0xffff);
+  // IP wraps at 64 KiB in 16-bit code: the code segment's size after the instruction counts
+  // (a far jump may just have entered 32-bit code).
+  if (!csBig) setEip(eip & 0xffff);
   return exitReason;
 }
 
