@@ -4,8 +4,12 @@
  * overrides) whose registers are solved so every access lands in the DATA area, and an
  * instruction assembler that records what it emitted for the coverage report and for failure
  * messages. Rows (generators.ts) describe instructions with it; they never write bytes by hand.
+ *
+ * A case runs in flat 32-bit code or, one time in CODE16_SHARE when its row allows it, in 16-bit
+ * code (CS.D = 0). Rows state operand sizes and whether an address is 16-bit; the builder turns
+ * them into 0x66 and 0x67 prefixes for the case's mode (`assemble`, `addrPrefix`).
  */
-import { CODE_MAX, DATA_BASE, DATA_SIZE, EFLAGS_INPUT, GPR32, type DiffCase } from "./case-format";
+import { CODE_BASE, CODE_MAX, DATA_BASE, DATA_SIZE, EFLAGS_INPUT, GPR32, codeOrigin, type DiffCase } from "./case-format";
 
 /** GPR numbers in encoding order. */
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -20,6 +24,8 @@ export type Size = 1 | 2 | 4;
 const SEG_NAMES = ["es", "cs", "ss", "ds", "fs", "gs"];
 /** The segment-override prefix of each segment register. */
 export const SEG_PREFIX = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
+/** The share of cases that run in 16-bit code when their row allows it. */
+export const CODE16_SHARE = 0.25;
 /** Where ESP points at the start of a case: the middle of the DATA area. */
 export const STACK_OFFSET = 0x800;
 
@@ -103,7 +109,7 @@ export interface MemOptions {
 export interface Insn {
   /** Opcode bytes, 0F first for the two-byte map. */
   op: readonly number[];
-  /** Operand size; 2 adds the 0x66 prefix. */
+  /** Operand size; 2 or 4 adds the 0x66 prefix when it is not the mode's default (32-bit code: 2). */
   size?: Size;
   ea?: Ea;
   /** The ModRM reg field: a register number or an opcode extension (/digit). */
@@ -139,6 +145,8 @@ export class CaseBuilder {
   eflags: number;
   /** DS and ES select the DATA segment (needed for 16-bit addresses). */
   readonly seg16: boolean;
+  /** The case runs in 16-bit code: default operand and address size 16. */
+  readonly code16: boolean;
   undefinedFlags = 0;
   undefinedRegs = 0;
   readonly slots: SlotUse[] = [];
@@ -147,18 +155,37 @@ export class CaseBuilder {
   /** Registers whose value is set (addressing, implicit operands, ESP): operands leave them alone. */
   private readonly taken = new Set<number>([ESP]);
 
-  constructor(readonly rng: Rng) {
+  /** `allowCode16`: the row may run in 16-bit code (see CODE32_ONLY in generators.ts). */
+  constructor(readonly rng: Rng, allowCode16 = false) {
     for (let r = 0; r < 8; r++) this.regs[r] = rng.chance(0.3) ? rng.pick(EDGES[4]) : rng.u32();
     this.regs[ESP] = DATA_BASE + STACK_OFFSET + 4 * rng.int(-16, 16) + (rng.chance(0.1) ? rng.int(1, 3) : 0);
     this.eflags = rng.u32() & EFLAGS_INPUT;
     const words = new Uint32Array(this.data.buffer);
     for (let i = 0; i < words.length; i++) words[i] = rng.u32();
-    this.seg16 = rng.chance(0.2);
+    this.code16 = rng.chance(CODE16_SHARE) && allowCode16;
+    // 16-bit code mostly uses 16-bit addresses, which reach the DATA area through DS/ES too then.
+    this.seg16 = rng.chance(this.code16 ? 0.6 : 0.2);
   }
 
-  /** The operand size of a v-sized form: 16 (0x66) or 32 bits. */
+  /** The operand size of a v-sized form: the mode's default size mostly, the other one (0x66) often. */
   vsize(): 2 | 4 {
-    return this.rng.chance(0.35) ? 2 : 4;
+    const other = this.rng.chance(0.35);
+    return this.code16 ? (other ? 4 : 2) : other ? 2 : 4;
+  }
+
+  /** The operand and address size without 0x66/0x67: 2 in 16-bit code, 4 in 32-bit code. */
+  get defaultSize(): 2 | 4 {
+    return this.code16 ? 2 : 4;
+  }
+
+  /** The address-size prefix a 16-bit (`a16`) or 32-bit address needs in this case's mode. */
+  addrPrefix(a16: boolean): number[] {
+    return a16 === this.code16 ? [] : [0x67];
+  }
+
+  /** The EIP of code offset `offset` (a jump target). */
+  codeAddress(offset: number): number {
+    return (codeOrigin(this) + offset) >>> 0;
   }
 
   /** A test value: an edge case of the size, a small number, or anything. */
@@ -257,6 +284,7 @@ export class CaseBuilder {
 
   /** The linear base of segment `seg` in this case. */
   segBase(seg: number): number {
+    if (seg === CS && this.code16) return CODE_BASE;
     return seg === FS || seg === GS || (this.seg16 && (seg === DS || seg === ES)) ? DATA_BASE : 0;
   }
 
@@ -265,10 +293,15 @@ export class CaseBuilder {
     return (DATA_BASE + o - this.segBase(seg)) >>> 0;
   }
 
-  /** A segment-override prefix now and then (CS only for reads: code segments are not writable). */
+  /**
+   * A segment-override prefix now and then (CS only for reads: code segments are not writable;
+   * in 16-bit code CS is the code page, so only where nothing is accessed). `dataOnly`: only
+   * segments based at the DATA area.
+   */
   override(access: Access, dataOnly = false): number | undefined {
     if (!this.rng.chance(0.15)) return undefined;
-    const choices = [ES, CS, SS, DS, FS, GS].filter((s) => (!dataOnly || this.segBase(s) !== 0) && (s !== CS || access === "r" || access === "none"));
+    const csOk = access === "none" || (access === "r" && !this.code16);
+    const choices = [ES, CS, SS, DS, FS, GS].filter((s) => (!dataOnly || this.segBase(s) === DATA_BASE) && (s !== CS || csOk));
     return this.rng.pick(choices);
   }
 
@@ -278,8 +311,11 @@ export class CaseBuilder {
     const lo = opts.lo ?? 0;
     const hi = (opts.hi ?? DATA_SIZE) - span;
     const o = this.rng.int(lo, hi);
-    // 16-bit offsets reach the DATA area only through a segment based there.
-    const addr16 = opts.access === "none" ? this.rng.chance(0.2) : this.seg16 && this.rng.chance(0.5);
+    // 16-bit offsets reach the DATA area only through a segment based there: DS/ES in a SEG16
+    // case, else an override (FS/GS) that mem16 adds. 16-bit code mostly uses its default.
+    const addr16 = this.code16
+      ? this.rng.chance(opts.access === "none" ? 0.8 : this.seg16 ? 0.7 : 0.4)
+      : opts.access === "none" ? this.rng.chance(0.2) : this.seg16 && this.rng.chance(0.5);
     return addr16 ? this.mem16(o, opts.access) : this.mem32(o, opts.access);
   }
 
@@ -329,7 +365,7 @@ export class CaseBuilder {
       kind: "mem",
       offset: o,
       seg,
-      prefixes: seg0 === undefined ? [] : [SEG_PREFIX[seg0]],
+      prefixes: [...this.addrPrefix(false), ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])],
       text: `${seg0 === undefined ? "" : `${SEG_NAMES[seg0]}:`}[${parts.filter(Boolean).join("+")}]${where}`,
       modrm: (field) => [(mod << 6) | (field << 3) | rm, ...tail],
     };
@@ -344,7 +380,7 @@ export class CaseBuilder {
     const regs = rm === 6 && mod === 0 ? [] : FORMS16[rm];
     const defaultSeg = regs.includes(EBP) ? SS : DS;
     // A flat segment cannot reach the DATA area with a 16-bit offset: override it then.
-    const seg0 = this.override(access, true) ?? (access !== "none" && this.segBase(defaultSeg) === 0 ? rng.pick([ES, DS, FS, GS].filter((s) => this.segBase(s) !== 0)) : undefined);
+    const seg0 = this.override(access, true) ?? (access !== "none" && this.segBase(defaultSeg) !== DATA_BASE ? rng.pick([ES, DS, FS, GS].filter((s) => this.segBase(s) === DATA_BASE)) : undefined);
     const seg = seg0 ?? defaultSeg;
     const want = access === "none" ? rng.u32() & 0xffff : this.offsetIn(seg, o);
     const disp = regs.length === 0 ? want : mod === 1 ? ((rng.u32() << 24) >> 24) & 0xffff : mod === 2 ? rng.u32() & 0xffff : 0;
@@ -360,18 +396,21 @@ export class CaseBuilder {
       kind: "mem",
       offset: o,
       seg,
-      prefixes: [0x67, ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])],
+      prefixes: [...this.addrPrefix(true), ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])],
       text: `${seg0 === undefined ? "" : `${SEG_NAMES[seg0]}:`}[${[regs.length > 0 ? names[rm] : "", disp !== 0 || regs.length === 0 ? hex(disp) : ""].filter(Boolean).join("+")}]${where} (a16)`,
       modrm: (field) => [(mod << 6) | (field << 3) | rm, ...(mod === 1 ? [disp & 0xff] : mod === 2 || regs.length === 0 ? le(disp, 2) : [])],
     };
   }
 
-  /** Assembles an instruction without emitting it; prefixes come in a random order. */
+  /**
+   * Assembles an instruction without emitting it; prefixes come in a random order. A size of 2
+   * or 4 other than the mode's default adds 0x66.
+   */
   assemble(insn: Insn): number[] {
     const prefixes = this.rng.shuffle([
       ...(insn.lock ? [0xf0] : []),
       ...(insn.prefixes ?? []),
-      ...(insn.size === 2 ? [0x66] : []),
+      ...(insn.size !== undefined && insn.size !== 1 && insn.size !== this.defaultSize ? [0x66] : []),
       ...(insn.ea?.prefixes ?? []),
     ]);
     const modrm = insn.ea ? insn.ea.modrm(insn.reg ?? 0) : [];
@@ -402,10 +441,19 @@ export class CaseBuilder {
     while (this.code.length < to) this.code.push(0xf4);
   }
 
-  /** Emits `MOV r32, imm32` (5 bytes) into a register other than ESP: shows whether it ran. */
+  /**
+   * Emits `MOV r32, imm32` (`MOV r16, imm16` in 16-bit code; markerLength bytes) into a register
+   * other than ESP: shows whether it ran.
+   */
   marker(): void {
     const r = this.rng.pick([EAX, ECX, EDX, EBX, EBP, ESI, EDI]);
-    this.emit({ op: [0xb8 + r], imm: le(this.rng.u32(), 4), scaffold: true });
+    const size = this.defaultSize;
+    this.emit({ op: [0xb8 + r], size, imm: le(this.rng.u32(), size), scaffold: true });
+  }
+
+  /** The length of a marker. */
+  get markerLength(): number {
+    return 1 + this.defaultSize;
   }
 
   /** The finished case. */
@@ -416,6 +464,7 @@ export class CaseBuilder {
       regs: this.regs,
       eflags: this.eflags,
       seg16: this.seg16,
+      code16: this.code16,
       data: this.data,
       undefinedFlags: this.undefinedFlags,
       undefinedRegs: this.undefinedRegs,

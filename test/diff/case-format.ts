@@ -29,6 +29,11 @@ export const CASE_SIZE = CASE_DATA + DATA_SIZE;
 // DS and ES select the DATA segment (base DATA_BASE, limit 0xffff) instead of the flat one, so
 // 16-bit addresses reach the DATA area. FS and GS always select the DATA segment.
 export const CASE_FLAG_SEG16 = 1;
+// The case runs in 16-bit code (CS.D = 0: default operand and address size 16, 0x66 and 0x67
+// select 32): CS selects the CODE16 segment, based at CODE_BASE with a limit of CODE16_LIMIT, so
+// EIP is the offset in the code page. SS stays the flat 32-bit stack segment (ESP addresses it).
+export const CASE_FLAG_CODE16 = 2;
+export const CODE16_LIMIT = CODE_SIZE - 1;
 
 /** CF PF AF ZF SF OF: the arithmetic flags. */
 export const EFLAGS_ARITH = 0x8d5;
@@ -37,14 +42,15 @@ export const EFLAGS_DF = 0x400;
 export const EFLAGS_INPUT = EFLAGS_ARITH | EFLAGS_DF;
 
 // Output header: the selectors the host's flat segments and the DATA segment use, in the core's
-// segment order ES CS SS DS FS GS (FS and GS hold the DATA segment).
-export const OUT_SELECTORS = 6;
+// segment order ES CS SS DS FS GS (FS and GS hold the DATA segment), then the CODE16 segment's
+// (an LDT entry made with modify_ldt).
+export const OUT_SELECTORS = 7;
 export const OUT_HEADER_SIZE = OUT_SELECTORS_U32 + OUT_SELECTORS * 4;
 
 // Result record (after RES_SIGNAL_U32 and RES_VECTOR_U32)
 export const RES_ERROR_CODE_U32 = RES_VECTOR_U32 + 4;
 export const RES_CR2_U32 = RES_ERROR_CODE_U32 + 4;
-export const RES_EIP_U32 = RES_CR2_U32 + 4; // CODE_BASE + CODE_LEN, or the faulting instruction
+export const RES_EIP_U32 = RES_CR2_U32 + 4; // CODE_BASE + CODE_LEN (CODE16: CODE_LEN), or the faulting instruction
 export const RES_EFLAGS_U32 = RES_EIP_U32 + 4;
 export const RES_REGS_U32 = RES_EFLAGS_U32 + 4; // EAX..EDI as in the case record
 export const RES_DATA = RES_REGS_U32 + 8 * 4; // the DATA area afterwards
@@ -63,6 +69,8 @@ export interface DiffCase {
   eflags: number;
   /** CASE_FLAG_SEG16: DS and ES select the DATA segment. */
   seg16: boolean;
+  /** CASE_FLAG_CODE16: the case runs in 16-bit code based at CODE_BASE (EIP is the offset in the page). */
+  code16: boolean;
   /** The DATA area's initial contents (DATA_SIZE bytes). */
   data: Uint8Array;
 }
@@ -77,7 +85,10 @@ export type CaseEnd =
   /** Any other stop (core: budget, device access, fetch fault). */
   | { kind: "other"; detail: string };
 
-/** What a machine ended with. EIP is CODE_BASE + code length when the case ran to its end. */
+/** Where EIP 0 is in a case: CODE_BASE in flat 32-bit code, the code page's start in 16-bit code. */
+export const codeOrigin = (c: Pick<DiffCase, "code16">): number => (c.code16 ? 0 : CODE_BASE);
+
+/** What a machine ended with. EIP is codeOrigin + code length when the case ran to its end. */
 export interface MachineResult {
   end: CaseEnd;
   eip: number;

@@ -4,7 +4,7 @@
  * outcomes and the fields that differ.
  */
 import { hex, type GeneratedCase } from "./builder";
-import { CODE_BASE, DATA_BASE, EFLAGS_DF, EFLAGS_INPUT, GPR32, type CaseEnd, type MachineResult } from "./case-format";
+import { DATA_BASE, EFLAGS_DF, EFLAGS_INPUT, GPR32, codeOrigin, type CaseEnd, type MachineResult } from "./case-format";
 
 /** Exceptions a core that does not deliver them yet may answer with an unsupported-instruction exit. */
 const LENIENT_VECTORS = new Set([0, 6]);
@@ -63,9 +63,9 @@ function dataDiffs(initial: Uint8Array, native: Uint8Array, core: Uint8Array, li
 export function describeMismatch(c: GeneratedCase, index: number, native: MachineResult, core: MachineResult | undefined, fields: readonly string[]): string {
   const flagMask = EFLAGS_INPUT & ~c.undefinedFlags;
   const state = (r: MachineResult): string =>
-    `eip=${hex(r.eip)} (code+${r.eip - CODE_BASE}) ${regLine(r.regs)} eflags=${hex(r.eflags)} [${flagNames(r.eflags & EFLAGS_INPUT)}]`;
+    `eip=${hex(r.eip)} (code+${r.eip - codeOrigin(c)}) ${regLine(r.regs)} eflags=${hex(r.eflags)} [${flagNames(r.eflags & EFLAGS_INPUT)}]`;
   const lines = [
-    `${c.row}  (case #${index}${c.seg16 ? ", DS/ES = DATA segment" : ""})`,
+    `${c.row}  (case #${index}, ${c.code16 ? "16-bit code (CS.D=0, CS base CODE_BASE)" : "32-bit code"}${c.seg16 ? ", DS/ES = DATA segment" : ""})`,
     ...c.listing.map((l) => `    ${l}`),
     `  in:     ${regLine(c.regs)} eflags=${hex(c.eflags)} [${flagNames(c.eflags)}]`,
     `  native: ${describeEnd(native.end)}; ${state(native)}`,

@@ -11,7 +11,9 @@
  * - 16-bit SHLD/SHRD by more than 16: the result is undefined.
  * - PUSH Sreg pre-zeroes the upper half of its 32-bit slot: CPUs either zero-extend or write 16
  *   bits, and the SDM allows both.
- * - Branches never carry 0x66 (a 16-bit EIP would leave the code page).
+ * - Branches never carry 0x66 (in 32-bit code a 16-bit EIP would leave the code page); in 16-bit
+ *   code they use the default 16-bit size, relative and indirect.
+ * - A fraction of cases (CODE16_SHARE) runs in 16-bit code, except the rows in CODE32_ONLY.
  * - ENTER frames stay inside the DATA area: CPUs may probe the new stack bottom.
  * - LOCK only on read-modify-write memory forms, except in the rows that expect its #UD.
  * - Instructions that need descriptor tables, an IDT, I/O privilege or x87 are left out;
@@ -21,7 +23,7 @@ import {
   AF, CF, DS, EAX, EBP, EBX, ECX, EDI, EDX, ESI, FS, GS, OF, PF, SEG_PREFIX, SF, ZF, CS, ES, SS,
   CaseBuilder, Rng, caseSeed, hex, le, mask, regName, type Access, type Ea, type GeneratedCase, type Size,
 } from "./builder";
-import { CODE_BASE, DATA_BASE, DATA_SIZE, EFLAGS_ARITH, EFLAGS_FIXED, EFLAGS_INPUT } from "./case-format";
+import { DATA_BASE, DATA_SIZE, EFLAGS_ARITH, EFLAGS_FIXED, EFLAGS_INPUT } from "./case-format";
 
 /** One instruction form under test. */
 export interface Row {
@@ -368,7 +370,7 @@ function movRows(): Row[] {
       const offset = b.offsetIn(seg0 ?? DS, o);
       if (access === "r") b.write(o, size, b.value(size));
       else b.setReg(EAX, size, b.value(size));
-      const prefixes = [...(a16 ? [0x67] : []), ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])];
+      const prefixes = [...b.addrPrefix(a16), ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])];
       b.emit({ op: [op], size, prefixes, imm: le(offset, a16 ? 2 : 4), note: `moffs -> DATA+${hex(o)}` });
     });
   return [
@@ -423,7 +425,8 @@ function movRows(): Row[] {
     }),
     row("BSWAP Zd (0F C8+r)", (b) => {
       const r = b.rng.below(8);
-      b.emit({ op: [0x0f, 0xc8 + r], note: regName(r, 4) });
+      // 32-bit only: BSWAP of a 16-bit register is undefined.
+      b.emit({ op: [0x0f, 0xc8 + r], size: 4, note: regName(r, 4) });
     }),
     row("CBW/CWDE (98)", (b) => {
       const size = b.vsize();
@@ -444,7 +447,7 @@ function movRows(): Row[] {
       const seg0 = b.override("r", a16);
       const want = b.offsetIn(seg0 ?? DS, o) - al;
       b.reserve(EBX, a16 ? (b.rng.u32() & 0xffff0000) | (want & 0xffff) : want >>> 0);
-      const prefixes = [...(a16 ? [0x67] : []), ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])];
+      const prefixes = [...b.addrPrefix(a16), ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])];
       b.emit({ op: [0xd7], prefixes, note: `-> DATA+${hex(o)}` });
     }),
   ];
@@ -591,7 +594,7 @@ function stackRows(): Row[] {
 const TARGET = 24;
 
 function jumpRows(): Row[] {
-  const skip = (b: CaseBuilder): number => (b.rng.chance(0.9) ? 5 : 0);
+  const skip = (b: CaseBuilder): number => (b.rng.chance(0.9) ? b.markerLength : 0);
   const overMarker = (name: string, emit: (b: CaseBuilder, rel: number) => void): Row =>
     row(name, (b) => {
       emit(b, skip(b));
@@ -609,14 +612,14 @@ function jumpRows(): Row[] {
     }),
     overMarker("Jcc Jz (0F 80+cc)", (b, rel) => {
       const cc = b.rng.below(16);
-      b.emit({ op: [0x0f, 0x80 + cc], imm: le(rel, 4), note: `J${CC[cc]}` });
+      b.emit({ op: [0x0f, 0x80 + cc], imm: le(rel, b.defaultSize), note: `J${CC[cc]}` });
     }),
     overMarker("JMP Jb (EB)", (b, rel) => b.emit({ op: [0xeb], imm: [rel] })),
-    overMarker("JMP Jz (E9)", (b, rel) => b.emit({ op: [0xe9], imm: le(rel, 4) })),
+    overMarker("JMP Jz (E9)", (b, rel) => b.emit({ op: [0xe9], imm: le(rel, b.defaultSize) })),
     ...([["LOOPNE Jb (E0)", 0xe0], ["LOOPE Jb (E1)", 0xe1], ["LOOP Jb (E2)", 0xe2], ["JECXZ Jb (E3)", 0xe3]] as const).map(([name, op]) =>
       row(name, (b) => {
-        const a16 = b.rng.chance(0.3);
-        const prefixes = a16 ? [0x67] : [];
+        const a16 = b.rng.chance(b.code16 ? 0.7 : 0.3);
+        const prefixes = b.addrPrefix(a16);
         const high = a16 ? b.rng.u32() & 0xffff0000 : 0;
         if (op !== 0xe3 && b.rng.chance(0.5)) {
           // Back over `add eax, imm8` (which sets ZF for LOOPE/LOOPNE) at most 8 times.
@@ -644,16 +647,19 @@ function callAndReturn(b: CaseBuilder, call: (b: CaseBuilder) => void, ret: "C3"
   b.emit({ op: [ret === "C3" ? 0xc3 : 0xc2], imm: ret === "C3" ? [] : le(b.rng.int(0, 64), 2), scaffold: !retIsSubject });
 }
 
-/** An indirect target: a free register or a DATA dword holding CODE_BASE + TARGET. */
+/** An indirect target of the mode's operand size: a free register or DATA holding TARGET's EIP. */
 function indirectTarget(b: CaseBuilder): Ea {
-  const e = b.rng.chance(0.5) ? b.gpr(4, true) : b.mem(4, { access: "r" });
-  b.set(e, 4, CODE_BASE + TARGET);
+  const size = b.defaultSize;
+  const e = b.rng.chance(0.5) ? b.gpr(size, true) : b.mem(size, { access: "r" });
+  b.set(e, size, b.codeAddress(TARGET));
   return e;
 }
 
 function callRows(): Row[] {
-  const direct = (b: CaseBuilder): void => b.emit({ op: [0xe8], imm: le(TARGET - 5, 4) });
-  const directScaffold = (b: CaseBuilder): void => b.emit({ op: [0xe8], imm: le(TARGET - 5, 4), scaffold: true });
+  // rel16 in 16-bit code, rel32 in 32-bit code.
+  const rel = (b: CaseBuilder): number[] => le(TARGET - 1 - b.defaultSize, b.defaultSize);
+  const direct = (b: CaseBuilder): void => b.emit({ op: [0xe8], imm: rel(b) });
+  const directScaffold = (b: CaseBuilder): void => b.emit({ op: [0xe8], imm: rel(b), scaffold: true });
   const anyRet = (b: CaseBuilder): "C3" | "C2" => (b.rng.chance(0.5) ? "C3" : "C2");
   return [
     row("CALL Jz (E8)", (b) => callAndReturn(b, direct, anyRet(b), false)),
@@ -705,7 +711,7 @@ function stringCase(b: CaseBuilder, s: StringOp, wide: boolean, rep: "REP" | "RE
     for (let at = dstO - WINDOW; at + size <= dstO + WINDOW; at += size) if (fill) b.write(at, size, acc);
     b.write(dstO + size * rng.int(-8, 8), size, fill ? acc ^ 1 : acc);
   }
-  const prefixes = [...(rep === undefined ? [] : [rep === "REPNE" ? 0xf2 : 0xf3]), ...(a16 ? [0x67] : []), ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])];
+  const prefixes = [...(rep === undefined ? [] : [rep === "REPNE" ? 0xf2 : 0xf3]), ...b.addrPrefix(a16), ...(seg0 === undefined ? [] : [SEG_PREFIX[seg0]])];
   b.emit({ op: [s.op + (wide ? 1 : 0)], size: wide ? size : undefined, prefixes, note: `DF=${(b.eflags >> 10) & 1} count ${count}` });
 }
 
@@ -809,6 +815,12 @@ export const ROWS: readonly Row[] = [
   ...stackRows(), ...jumpRows(), ...callRows(), ...stringRows(), ...miscRows(), ...invalidRows(),
 ];
 
+/**
+ * Rows that never run in 16-bit code, each with the reason: the one place to list them. Every
+ * other row runs CODE16_SHARE of its cases in 16-bit code (CS.D = 0).
+ */
+export const CODE32_ONLY: ReadonlyMap<string, string> = new Map<string, string>([]);
+
 /** Rows whose name matches `pattern` (a case-insensitive regular expression), or all rows. */
 export function selectRows(pattern?: string): readonly Row[] {
   if (!pattern) return ROWS;
@@ -819,7 +831,7 @@ export function selectRows(pattern?: string): readonly Row[] {
 
 /** Case `index` of a run seeded with `seed`, drawn from `row`: the same inputs give the same case. */
 export function generateCase(row: Row, seed: number, index: number): GeneratedCase {
-  const b = new CaseBuilder(new Rng(caseSeed(seed, index)));
+  const b = new CaseBuilder(new Rng(caseSeed(seed, index)), !CODE32_ONLY.has(row.name));
   row.generate(b);
   return b.finish(row.name);
 }

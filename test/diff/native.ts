@@ -6,12 +6,13 @@
 import { NativeRunner, type RunnerBatch } from "../native/runner";
 import * as format from "./case-format";
 import {
-  CASE_DATA, CASE_EFLAGS_U32, CASE_FLAGS_U32, CASE_FLAG_SEG16, CASE_REGS_U32, DATA_SIZE, RES_CR2_U32, RES_DATA,
+  CASE_DATA, CASE_EFLAGS_U32, CASE_FLAGS_U32, CASE_FLAG_CODE16, CASE_FLAG_SEG16, CASE_REGS_U32, DATA_SIZE, RES_CR2_U32, RES_DATA,
   RES_EFLAGS_U32, RES_EIP_U32, RES_ERROR_CODE_U32, RES_REGS_U32, SIGNAL_NAMES, type DiffCase, type MachineResult,
 } from "./case-format";
 
-/** The host's selectors in the core's segment order ES CS SS DS FS GS (FS and GS: the DATA segment). */
-export type HostSelectors = readonly [number, number, number, number, number, number];
+/** The host's selectors in the core's segment order ES CS SS DS FS GS (FS and GS: the DATA segment),
+ * then the CODE16 segment's. */
+export type HostSelectors = readonly [number, number, number, number, number, number, number];
 
 /** A batch's results and the selectors the runner's segments had. */
 export type NativeBatch = RunnerBatch<MachineResult, HostSelectors>;
@@ -22,7 +23,7 @@ const runner = new NativeRunner<DiffCase, MachineResult, HostSelectors>({
   format,
   formatFile: "case-format.ts",
   encodeCase(out, at, c) {
-    out.writeUInt32LE(c.seg16 ? CASE_FLAG_SEG16 : 0, at + CASE_FLAGS_U32);
+    out.writeUInt32LE((c.seg16 ? CASE_FLAG_SEG16 : 0) | (c.code16 ? CASE_FLAG_CODE16 : 0), at + CASE_FLAGS_U32);
     out.writeUInt32LE(c.eflags >>> 0, at + CASE_EFLAGS_U32);
     c.regs.forEach((v, r) => out.writeUInt32LE(v, at + CASE_REGS_U32 + r * 4));
     out.set(c.data, at + CASE_DATA);

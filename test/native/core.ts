@@ -68,12 +68,12 @@ export class CaseCore {
 
   /**
    * Places `code` at CODE_BASE, loads `state` (registers, EFLAGS, CR0, segments) with EIP at
-   * CODE_BASE and runs at most `budget` instructions. The code page is HLT again afterwards,
-   * even when the core traps.
+   * `entry` (CODE_BASE, or 0 for a code segment based at CODE_BASE) and runs at most `budget`
+   * instructions. The code page is HLT again afterwards, even when the core traps.
    */
-  run(code: Uint8Array, state: readonly StateEntry[], budget: number): VcpuExit | undefined {
+  run(code: Uint8Array, state: readonly StateEntry[], budget: number, entry = this.layout.codeBase): VcpuExit | undefined {
     this.code.set(code);
-    this.host.setState([{ tag: REG.rip, value: this.layout.codeBase }, ...state]);
+    this.host.setState([{ tag: REG.rip, value: entry }, ...state]);
     try {
       return this.host.run(budget);
     } finally {

@@ -129,6 +129,7 @@ static void on_fault(int sig, void *info, void *context) {
   uc->mc.eip = (u32)case_recover;
   uc->mc.esp = runner_esp;
   uc->mc.ds = uc->mc.es = flat_ds;
+  uc->mc.cs = host_selectors[1]; /* a case may have run in another code segment (diff's CODE16) */
   uc->mc.eflags &= ~EFLAGS_CLEAR_ON_RECOVERY;
 }
 

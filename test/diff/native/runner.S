@@ -25,8 +25,14 @@ case_load:
 	mov %ss:in_regs+16, %esp
 	jmp *%ss:code_entry
 
-// The code page ends with a jump here: ESP is saved before anything touches the stack, then
-// EFLAGS through the private stack, then the other registers.
+// code_entry of a CODE16 case: the far jump into the 16-bit code segment (far16 holds offset 0
+// and its selector). Nothing here touches the registers or EFLAGS case_load loaded.
+	.globl case_enter16
+case_enter16:
+	ljmp *%ss:far16
+
+// The code page ends with a jump here (a far jump from 16-bit code): ESP is saved before
+// anything touches the stack, then EFLAGS through the private stack, then the other registers.
 	.globl case_return
 case_return:
 	mov %esp, %ss:out_regs+16
