@@ -5,7 +5,7 @@
 
 import { SEG_DS, SEG_SS } from "../abi/layout";
 import { faulted, GP, raiseCode } from "./fault";
-import { codeHost, codePage, fetchLinear, lockedHost, linearAddress, readSeg, writeSeg } from "./memory";
+import { codeHost, codePage, fetchLinear, loadHost, lockedHost, linearAddress, readSeg, writeSeg } from "./memory";
 import { csBase, csLimit, eip, getReg, reg16, reg32, setEip, setReg } from "./state";
 
 /** Operand size in bytes (2 or 4) after the 0x66 prefix. */
@@ -70,7 +70,7 @@ export function setLock(): void {
   if ((linear & 0xfffff000) == codePage && (linear & 0xfff) <= <u32>(0x1000 - size) && last <= csLimit && last >= offset) {
     setEip(offset + <u32>size);
     const host = codeHost + <usize>(linear & 0xfff);
-    return size == 1 ? <u32>load<u8>(host) : size == 2 ? <u32>load<u16>(host) : load<u32>(host);
+    return loadHost(host, size);
   }
   return fetchChecked(size);
 }

@@ -248,6 +248,28 @@ function fillTlb(linear: u32, phys: u64, write: bool): void {
   store<u32>(e + TLB_WRITE_GLOBAL_U32, global);
 }
 
+// ---- Shared-memory operands (an address the TLB or lockedHost() resolved) ----
+
+/** The `size` (1, 2 or 4) bytes at shared-memory address `host`. */
+// @ts-ignore: decorator
+@inline export function loadHost(host: usize, size: i32): u32 {
+  return size == 4 ? load<u32>(host) : size == 2 ? <u32>load<u16>(host) : <u32>load<u8>(host);
+}
+
+/** The same, read atomically: a LOCKed operand other vCPUs may be writing. */
+// @ts-ignore: decorator
+@inline export function atomicLoadHost(host: usize, size: i32): u32 {
+  return size == 4 ? atomic.load<u32>(host) : size == 2 ? <u32>atomic.load<u16>(host) : <u32>atomic.load<u8>(host);
+}
+
+/** Atomic compare-exchange of `size` bytes at `host`; returns the value found there. */
+// @ts-ignore: decorator
+@inline export function compareExchangeHost(host: usize, size: i32, expected: u32, replacement: u32): u32 {
+  if (size == 4) return atomic.cmpxchg<u32>(host, expected, replacement);
+  if (size == 2) return <u32>atomic.cmpxchg<u16>(host, <u16>expected, <u16>replacement);
+  return <u32>atomic.cmpxchg<u8>(host, <u8>expected, <u8>replacement);
+}
+
 // ---- Linear accesses ----
 
 function readSlow(linear: u32, size: i32, access: i32): u32 {
@@ -294,7 +316,7 @@ export function readLinear(linear: u32, size: i32): u32 {
     const e = tlbEntry(linear);
     if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) == ((linear & 0xfffff000) | 1)) {
       const host = <usize>load<u32>(e + TLB_READ_HOST_U32) + <usize>(linear & 0xfff);
-      return size == 4 ? load<u32>(host) : size == 2 ? <u32>load<u16>(host) : <u32>load<u8>(host);
+      return loadHost(host, size);
     }
   }
   return readSlow(linear, size, ACCESS_READ);
@@ -374,7 +396,7 @@ export function fetchLinear(linear: u32, size: i32): u32 {
       codeHost = <usize>load<u32>(e + TLB_READ_HOST_U32);
       host = codeHost + <usize>(linear & 0xfff);
     }
-    return size == 1 ? <u32>load<u8>(host) : size == 2 ? <u32>load<u16>(host) : load<u32>(host);
+    return loadHost(host, size);
   }
   return readSlow(linear, size, ACCESS_FETCH);
 }

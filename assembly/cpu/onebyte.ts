@@ -15,7 +15,7 @@ import {
 } from "./decode";
 import { BP, BR, faulted, GP, OF_, raise, raiseCode, UD } from "./fault";
 import { condition, flags, getCF, getFlags, setArith, setFlags } from "./flags";
-import { readSeg, writeSeg } from "./memory";
+import { atomicLoadHost, compareExchangeHost, readSeg, writeSeg } from "./memory";
 import { farCall, farJump, farReturn, interruptReturn, loadSegment } from "./segments";
 import { deliverInterrupt } from "./interrupts";
 import { adjustRpl } from "./system";
@@ -47,17 +47,10 @@ import { blockInterruptsForOne } from "./interp";
 /** Compare-and-swap loop for a locked ALU operation on shared memory. */
 function lockedRmw(host: usize, size: i32, aluOp: i32, src: u32): void {
   for (;;) {
-    const old = size == 4 ? atomic.load<u32>(host) : size == 2 ? <u32>atomic.load<u16>(host) : <u32>atomic.load<u8>(host);
+    const old = atomicLoadHost(host, size);
     const res = alu(aluOp, old, src, size);
-    if (casAt(host, size, old, res)) return;
+    if (compareExchangeHost(host, size, old, res) == old) return;
   }
-}
-
-/** Atomic compare-and-swap of `size` bytes; true when it swapped. */
-export function casAt(host: usize, size: i32, expected: u32, replacement: u32): bool {
-  if (size == 4) return atomic.cmpxchg<u32>(host, expected, replacement) == expected;
-  if (size == 2) return <u32>atomic.cmpxchg<u16>(host, <u16>expected, <u16>replacement) == expected;
-  return <u32>atomic.cmpxchg<u8>(host, <u8>expected, <u8>replacement) == expected;
 }
 
 /** Group 1 and the ALU opcodes 00-3F in their six forms. */
@@ -89,7 +82,7 @@ function unaryE(kind: i32, size: i32): void {
   if (faulted()) return;
   for (;;) {
     const dst = host != 0
-      ? (size == 4 ? atomic.load<u32>(host) : size == 2 ? <u32>atomic.load<u16>(host) : <u32>atomic.load<u8>(host))
+      ? atomicLoadHost(host, size)
       : readE(size);
     if (faulted()) return;
     let res: u32;
@@ -101,7 +94,7 @@ function unaryE(kind: i32, size: i32): void {
       writeE(size, res);
       return;
     }
-    if (casAt(host, size, dst, res)) return;
+    if (compareExchangeHost(host, size, dst, res) == dst) return;
   }
 }
 

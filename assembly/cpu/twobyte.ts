@@ -13,8 +13,8 @@ import { unsupported } from "./exit";
 import { fxrstor, fxsave } from "./x87-env";
 import { faulted, raise, UD } from "./fault";
 import { condition, getFlags, setArith } from "./flags";
-import { casAt, loadFarPointer } from "./onebyte";
-import { readSeg, writeSeg } from "./memory";
+import { loadFarPointer } from "./onebyte";
+import { atomicLoadHost, compareExchangeHost, readSeg, writeSeg } from "./memory";
 import { loadSegment } from "./segments";
 import {
   CR0_TS, cpuid, group6, group7, loadAccessRightsOrLimit, moveControlRegister, moveDebugRegister, privileged,
@@ -147,7 +147,7 @@ function bitTest(kind: i32, immediate: bool): void {
   const host: usize = kind == 0 ? 0 : lockedOperand(opSize);
   if (faulted()) return;
   for (;;) {
-    const value = host != 0 ? (opSize == 4 ? atomic.load<u32>(host) : <u32>atomic.load<u16>(host))
+    const value = host != 0 ? atomicLoadHost(host, opSize)
       : readE(opSize);
     if (faulted()) return;
     // CF takes the bit; ZF is kept, OF SF AF PF are undefined (kept here).
@@ -155,7 +155,7 @@ function bitTest(kind: i32, immediate: bool): void {
     if (kind == 0) return;
     const result = kind == 1 ? value | mask : kind == 2 ? value & ~mask : value ^ mask;
     if (host != 0) {
-      if (casAt(host, opSize, value, result)) return;
+      if (compareExchangeHost(host, opSize, value, result) == value) return;
       continue;
     }
     writeE(opSize, result);
@@ -171,9 +171,7 @@ function compareExchange(size: i32): void {
   const replacement = readG(size);
   if (host != 0) {
     const m = maskOf(size);
-    const old = size == 4 ? atomic.cmpxchg<u32>(host, accumulator, replacement)
-      : size == 2 ? <u32>atomic.cmpxchg<u16>(host, <u16>accumulator, <u16>replacement)
-      : <u32>atomic.cmpxchg<u8>(host, <u8>accumulator, <u8>replacement);
+    const old = compareExchangeHost(host, size, accumulator, replacement);
     alu(ALU_CMP, accumulator, old & m, size);
     if ((old & m) != (accumulator & m)) setReg(EAX, size, old);
     return;
@@ -195,11 +193,11 @@ function exchangeAdd(size: i32): void {
   if (faulted()) return;
   const src = readG(size);
   for (;;) {
-    const dst = host != 0 ? (size == 4 ? atomic.load<u32>(host) : size == 2 ? <u32>atomic.load<u16>(host) : <u32>atomic.load<u8>(host)) : readE(size);
+    const dst = host != 0 ? atomicLoadHost(host, size) : readE(size);
     if (faulted()) return;
     const sum = alu(0, dst, src, size);
     if (host != 0) {
-      if (!casAt(host, size, dst, sum)) continue;
+      if (compareExchangeHost(host, size, dst, sum) != dst) continue;
       writeG(size, dst);
       return;
     }
