@@ -15,6 +15,7 @@ import {
 import { decodeExit, type VcpuExit } from "./exits";
 import { readRegisters, writeRegisters, type RegisterEntry } from "./registers";
 import { vcpuBlockBase } from "./vm-layout";
+import { waitUntil } from "./wait-until";
 import type { WorkerHandle } from "./worker-handle";
 import type { VcpuInit, VcpuWorkerMessage } from "./vcpu-worker";
 
@@ -36,16 +37,6 @@ export class VcpuError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "VcpuError";
-  }
-}
-
-/** Waits, without blocking the caller's thread, until `done()` holds; wakes on changes of `index`. */
-async function waitUntil(words: Int32Array, index: number, done: () => boolean): Promise<void> {
-  while (!done()) {
-    const seen = Atomics.load(words, index);
-    if (done()) return;
-    const result = Atomics.waitAsync(words, index, seen, 1000);
-    if (result.async) await result.value;
   }
 }
 

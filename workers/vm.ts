@@ -14,6 +14,7 @@ import { resetState, writeRegisters } from "./registers";
 import { initSocket, type SocketEndpoint } from "./socket";
 import { Vcpu } from "./vcpu";
 import { computeLayout, socketBlockBase, vcpuBlockBase, writeHeader, type VmLayout } from "./vm-layout";
+import { waitUntil } from "./wait-until";
 import type { WorkerHandle } from "./worker-handle";
 
 /** How to build a VM. */
@@ -115,14 +116,7 @@ export class Vm {
         return seen === 0 || seen === gen;
       };
       this.vcpuList.forEach((vcpu, i) => quiescent(slots[i]) || vcpu.kick());
-      for (const slot of slots) {
-        while (!quiescent(slot)) {
-          const seen = Atomics.load(this.words, slot);
-          if (quiescent(slot)) break;
-          const result = Atomics.waitAsync(this.words, slot, seen, 1000);
-          if (result.async) await result.value;
-        }
-      }
+      for (const slot of slots) await waitUntil(this.words, slot, () => quiescent(slot));
     } finally {
       Atomics.sub(this.words, waiters, 1);
     }
