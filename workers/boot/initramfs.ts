@@ -1,0 +1,104 @@
+/**
+ * The standard guest initramfs: a static busybox, an /init script that mounts the kernel's
+ * filesystems and starts a shell on the console, and any kernel modules asked for by name.
+ * Pure (the kernel package is reached through `KernelTree.read`), so a page can build one too.
+ */
+import { CpioArchive, CpioError, gzip } from "./cpio";
+import { KernelModuleError, modulesDep, resolveModules, type KernelTree } from "./kernel-modules";
+
+/** The line /init prints once the guest's userspace is up, before the shell starts. */
+export const GUEST_READY_MARKER = "webvm-guest: init ready";
+
+export interface GuestInitramfsOptions {
+  /** A statically linked i386 busybox (Debian's busybox-static), installed as /bin/busybox. */
+  busybox: Uint8Array;
+  /** The kernel package the modules come from; required when `modules` is not empty. */
+  kernel?: KernelTree;
+  /** Module names ("virtio_blk"); their dependencies are added and /init loads them all. */
+  modules?: readonly string[];
+}
+
+export interface GuestInitramfs {
+  /** The gzip-compressed newc archive, ready to pass to the kernel as its initrd. */
+  image: Uint8Array;
+  /** Modules included, in the order /init loads them. */
+  modules: string[];
+  /** Modules asked for that are built into the kernel (nothing to load). */
+  builtin: string[];
+}
+
+const utf8 = new TextEncoder();
+
+export async function buildGuestInitramfs(options: GuestInitramfsOptions): Promise<GuestInitramfs> {
+  checkStaticI386(options.busybox);
+  const names = options.modules ?? [];
+  if (names.length > 0 && !options.kernel) throw new KernelModuleError("modules were asked for but no kernel package was given");
+  const resolved = options.kernel && names.length > 0 ? await resolveModules(options.kernel, names) : { modules: [], builtin: [] };
+
+  const cpio = new CpioArchive();
+  for (const dir of ["/bin", "/sbin", "/usr", "/usr/bin", "/usr/sbin", "/dev", "/proc", "/sys", "/etc", "/root"]) cpio.directory(dir);
+  cpio.directory("/tmp", 0o1777);
+  // The kernel opens /dev/console for init's stdin/stdout before any devtmpfs is mounted.
+  cpio.charDevice("/dev/console", 5, 1, 0o600);
+  cpio.file("/bin/busybox", options.busybox, 0o755);
+
+  const loadOrder: string[] = [];
+  if (options.kernel && resolved.modules.length > 0) {
+    const base = `/lib/modules/${options.kernel.release}`;
+    for (const module of resolved.modules) {
+      const path = `${base}/${module.path}`;
+      makeParents(cpio, path);
+      cpio.file(path, module.data, 0o644);
+      loadOrder.push(path);
+    }
+    cpio.file(`${base}/modules.dep`, utf8.encode(modulesDep(resolved.modules)));
+  }
+  cpio.file("/init", utf8.encode(initScript(loadOrder)), 0o755);
+  return { image: await gzip(cpio.toBytes()), modules: resolved.modules.map((m) => m.name), builtin: resolved.builtin };
+}
+
+/**
+ * /init, run by busybox's shell. `--install -s` needs /proc mounted (it finds busybox through
+ * /proc/self/exe). The shell runs in its own session with the console as its controlling
+ * terminal (`setsid cttyhack`), so job control and Ctrl-C work; when it exits, another starts,
+ * because init exiting would panic the kernel.
+ */
+export function initScript(modulePaths: readonly string[]): string {
+  return [
+    "#!/bin/busybox sh",
+    "/bin/busybox mount -t proc proc /proc",
+    "/bin/busybox --install -s",
+    "export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root",
+    "mount -t sysfs sysfs /sys",
+    "mount -t devtmpfs devtmpfs /dev",
+    "mount -t tmpfs tmpfs /tmp",
+    ...modulePaths.map((p) => `insmod ${p} || echo "init: could not load ${p}"`),
+    `echo "${GUEST_READY_MARKER}"`,
+    "cd /root",
+    "while true; do setsid cttyhack sh; echo \"init: shell exited, starting another\"; done",
+    "",
+  ].join("\n");
+}
+
+function makeParents(cpio: CpioArchive, path: string): void {
+  const parts = path.split("/").slice(1, -1);
+  for (let i = 1; i <= parts.length; i++) {
+    const dir = `/${parts.slice(0, i).join("/")}`;
+    if (!cpio.has(dir)) cpio.directory(dir);
+  }
+}
+
+/** The kernel runs /bin/busybox with no loader and no libraries: it must be a static i386 ELF. */
+function checkStaticI386(elf: Uint8Array): void {
+  const fail = (why: string): never => { throw new CpioError("/bin/busybox", why); };
+  if (elf.length < 52 || elf[0] !== 0x7f || elf[1] !== 0x45 || elf[2] !== 0x4c || elf[3] !== 0x46) fail("not an ELF file");
+  const view = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
+  if (elf[4] !== 1 || elf[5] !== 1 || view.getUint16(18, true) !== 3) fail("not a 32-bit little-endian i386 (EM_386) executable");
+  const phoff = view.getUint32(28, true);
+  const phentsize = view.getUint16(42, true);
+  const phnum = view.getUint16(44, true);
+  if (phoff + phnum * phentsize > elf.length) fail("program headers lie outside the file");
+  for (let i = 0; i < phnum; i++) {
+    if (view.getUint32(phoff + i * phentsize, true) === 3) fail("dynamically linked (has PT_INTERP); use a static busybox such as Debian's busybox-static");
+  }
+}
