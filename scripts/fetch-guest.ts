@@ -209,6 +209,8 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
+/** A path as the user would type it: relative below the current folder, absolute elsewhere. */
 function show(path: string): string {
-  return relative(process.cwd(), path) || ".";
+  const rel = relative(process.cwd(), path);
+  return rel === "" ? "." : rel.startsWith("..") ? path : rel;
 }
