@@ -14,7 +14,7 @@ export interface GuestManifest {
   kernelRelease: string;
   /** The line the initrd's /init prints when userspace is up; empty for an initrd supplied by hand. */
   readyMarker: string;
-  /** Kernel modules in the initrd, in load order. */
+  /** Kernel modules asked for; the initrd holds them and their dependencies, and /init loads them all. */
   modules: string[];
   /** Debian packages the files came from, name to version (empty when supplied by hand). */
   packages: Record<string, string>;
