@@ -16,29 +16,26 @@
  * which per ACPI 5.2.9 means the 32-bit fields hold the addresses.
  */
 import { device, dwordMemory, eisaId, integer, ioPorts, name, pkg, resourceTemplate, scope, wordBusNumber, wordIo, type Aml } from "./aml";
-import { isaIrqIoapicPin, type AcpiConfig, type FirmwarePlatform } from "./firmware-platform";
+import { isaIrqIoapicPin, PCI_PIN_INDEX, type AcpiConfig, type FirmwarePlatform } from "./firmware-platform";
 import { TableBuilder } from "./table-bytes";
 
-export const ACPI_OEM_ID = "WEBVM";
-export const ACPI_OEM_TABLE_ID = "WEBVMPC";
-export const ACPI_CREATOR_ID = "WVMX";
-export const ACPI_HEADER_SIZE = 36;
-export const RSDP_V1_SIZE = 20;
-export const FADT_REVISION = 3;
-export const FADT_SIZE = 244;
-export const FACS_SIZE = 64;
+const ACPI_OEM_ID = "WEBVM";
+const ACPI_OEM_TABLE_ID = "WEBVMPC";
+const ACPI_CREATOR_ID = "WVMX";
+const FADT_REVISION = 3;
+const FACS_SIZE = 64;
 
 /** SLP_TYP the DSDT's \_S5 gives for soft-off; the board's PM1 control block powers off on it. */
 export const ACPI_S5_SLEEP_TYPE = 5;
 
 /** MADT entry types (5.2.12). */
-export const MADT_LOCAL_APIC = 0;
-export const MADT_IOAPIC = 1;
-export const MADT_INTERRUPT_SOURCE_OVERRIDE = 2;
-export const MADT_LOCAL_APIC_NMI = 4;
+const MADT_LOCAL_APIC = 0;
+const MADT_IOAPIC = 1;
+const MADT_INTERRUPT_SOURCE_OVERRIDE = 2;
+const MADT_LOCAL_APIC_NMI = 4;
 /** MPS INTI flags (5.2.12.5): polarity bits 1:0, trigger bits 3:2. */
-export const MPS_INTI_CONFORMING = 0;
-export const MPS_INTI_LEVEL_ACTIVE_HIGH = 0b1101;
+const MPS_INTI_CONFORMING = 0;
+const MPS_INTI_LEVEL_ACTIVE_HIGH = 0b1101;
 
 const MADT_PCAT_COMPAT = 1 << 0; // dual 8259s are present (the OS masks them)
 const LOCAL_APIC_ENABLED = 1 << 0;
@@ -57,8 +54,6 @@ const FADT_SLP_BUTTON = 1 << 5;
 const NO_C2_LATENCY = 101;
 const NO_C3_LATENCY = 1001;
 
-const PCI_PIN_INDEX = { A: 0, B: 1, C: 2, D: 3 } as const;
-
 /** Puts a table in guest memory at the given alignment and returns its address. */
 export type PlaceTable = (bytes: Uint8Array, align: number) => number;
 
@@ -73,18 +68,18 @@ export function buildAcpiTables(platform: FirmwarePlatform, acpi: AcpiConfig, pl
 }
 
 /** RSDP for ACPI 1.0 (5.2.5.3): checksum over its 20 bytes. */
-export function buildRsdp(rsdtAddress: number): Uint8Array {
+function buildRsdp(rsdtAddress: number): Uint8Array {
   return new TableBuilder().text("RSD PTR ", 8).u8(0).text(ACPI_OEM_ID, 6).u8(0).u32(rsdtAddress).checksum(8).bytes();
 }
 
-export function buildRsdt(entries: number[]): Uint8Array {
+function buildRsdt(entries: number[]): Uint8Array {
   const table = header("RSDT", 1);
   for (const address of entries) table.u32(address);
   return finish(table);
 }
 
 /** FACS (5.2.10): no checksum; the waking vector and global lock stay zero (no sleep states but S5). */
-export function buildFacs(): Uint8Array {
+function buildFacs(): Uint8Array {
   return new TableBuilder()
     .text("FACS", 4)
     .u32(FACS_SIZE)
@@ -99,7 +94,7 @@ export function buildFacs(): Uint8Array {
 }
 
 /** FADT revision 3 (5.2.9, offsets in table 5.9). */
-export function buildFadt(acpi: AcpiConfig, facsAddress: number, dsdtAddress: number): Uint8Array {
+function buildFadt(acpi: AcpiConfig, facsAddress: number, dsdtAddress: number): Uint8Array {
   const table = header("FACP", FADT_REVISION)
     .u32(facsAddress)
     .u32(dsdtAddress)
@@ -149,7 +144,7 @@ export function buildFadt(acpi: AcpiConfig, facsAddress: number, dsdtAddress: nu
 }
 
 /** MADT (5.2.12): one enabled local APIC per CPU, the IOAPIC at GSI 0, ISA overrides, LINT1 NMI. */
-export function buildMadt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Array {
+function buildMadt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Array {
   const table = header("APIC", 1).u32(platform.lapicAddress).u32(MADT_PCAT_COMPAT);
   for (let apicId = 0; apicId < platform.cpus; apicId++) {
     table.u8(MADT_LOCAL_APIC).u8(8).u8(apicId).u8(apicId).u32(LOCAL_APIC_ENABLED); // processor UID = APIC ID
@@ -171,7 +166,7 @@ export function buildMadt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Ar
  * DSDT: \_S5 for soft-off and the PCI host bridge with its windows (_CRS) and INTx routing
  * (_PRT, GSI form: source Zero, the IOAPIC pin as the GSI).
  */
-export function buildDsdt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Array {
+function buildDsdt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Array {
   const { base, size } = acpi.pciMemoryWindow;
   const windows = resourceTemplate([
     wordBusNumber(0x00, 0xff),

@@ -9,6 +9,9 @@ export const ISA_IRQ0_IOAPIC_PIN = 2;
 
 export type PciInterruptPin = "A" | "B" | "C" | "D";
 
+/** INTA#..INTD# as 0..3, the numbering of both the MP spec (D.3) and ACPI _PRT entries (6.2.13). */
+export const PCI_PIN_INDEX: Readonly<Record<PciInterruptPin, number>> = { A: 0, B: 1, C: 2, D: 3 };
+
 /** One PCI INTx line on bus 0 wired straight to an IOAPIC pin (level-triggered, active low). */
 export interface PciInterrupt {
   /** Device number on bus 0 (0..31). */

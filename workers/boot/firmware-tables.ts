@@ -11,7 +11,7 @@
  */
 import { gpa, type Gpa } from "../addresses";
 import { buildAcpiTables } from "./acpi";
-import type { AcpiConfig, FirmwarePlatform, PciInterrupt } from "./firmware-platform";
+import { PCI_PIN_INDEX, type AcpiConfig, type FirmwarePlatform, type PciInterrupt } from "./firmware-platform";
 import { buildMpConfigTable, buildMpFloatingPointer } from "./mptable";
 
 export type { AcpiConfig, FirmwarePlatform, PciInterrupt, PciInterruptPin } from "./firmware-platform";
@@ -142,7 +142,7 @@ export function validateFirmwareConfig(config: FirmwareConfig): FirmwarePlatform
     if (!Number.isInteger(line.device) || line.device < 0 || line.device > 31) {
       throw new FirmwareConfigError(`${where}: device must be 0..31, got ${line.device}`);
     }
-    if (!["A", "B", "C", "D"].includes(line.pin)) {
+    if (!Object.hasOwn(PCI_PIN_INDEX, line.pin)) {
       throw new FirmwareConfigError(`${where}: pin must be A, B, C or D, got ${String(line.pin)}`);
     }
     if (!Number.isInteger(line.ioapicPin) || line.ioapicPin < 16 || line.ioapicPin >= ioapic.pins) {

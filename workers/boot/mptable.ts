@@ -3,54 +3,52 @@
  * configuration table with processor, bus, IOAPIC, I/O interrupt and local interrupt entries,
  * in the order the spec asks for (4.2: entries sorted by type).
  */
-import { isaIrqIoapicPin, type FirmwarePlatform } from "./firmware-platform";
+import { isaIrqIoapicPin, PCI_PIN_INDEX, type FirmwarePlatform } from "./firmware-platform";
 import { TableBuilder } from "./table-bytes";
 
-export const MP_FLOATING_POINTER_SIGNATURE = "_MP_";
-export const MP_CONFIG_TABLE_SIGNATURE = "PCMP";
-export const MP_SPEC_REVISION = 4; // 1.4
-export const MP_OEM_ID = "WEBVM";
-export const MP_PRODUCT_ID = "WEBVM X86 PC";
-export const MP_CONFIG_HEADER_SIZE = 44;
+const MP_FLOATING_POINTER_SIGNATURE = "_MP_";
+const MP_CONFIG_TABLE_SIGNATURE = "PCMP";
+const MP_SPEC_REVISION = 4; // 1.4
+const MP_OEM_ID = "WEBVM";
+const MP_PRODUCT_ID = "WEBVM X86 PC";
 
 /** Entry types (MP spec table 4-3). */
-export const MP_ENTRY_PROCESSOR = 0;
-export const MP_ENTRY_BUS = 1;
-export const MP_ENTRY_IOAPIC = 2;
-export const MP_ENTRY_IO_INTERRUPT = 3;
-export const MP_ENTRY_LOCAL_INTERRUPT = 4;
+const MP_ENTRY_PROCESSOR = 0;
+const MP_ENTRY_BUS = 1;
+const MP_ENTRY_IOAPIC = 2;
+const MP_ENTRY_IO_INTERRUPT = 3;
+const MP_ENTRY_LOCAL_INTERRUPT = 4;
 
 /** Interrupt types (table 4-8). */
-export const MP_INT = 0;
-export const MP_NMI = 1;
-export const MP_EXTINT = 3;
+const MP_INT = 0;
+const MP_NMI = 1;
+const MP_EXTINT = 3;
 
 /** Interrupt flags (table 4-8): polarity in bits 1:0, trigger mode in bits 3:2; 0 conforms to the bus. */
-export const MP_FLAGS_CONFORMING = 0;
-export const MP_FLAGS_LEVEL_ACTIVE_LOW = 0b1111;
+const MP_FLAGS_CONFORMING = 0;
+const MP_FLAGS_LEVEL_ACTIVE_LOW = 0b1111;
 
 /**
  * Bus IDs. Linux matches a PCI interrupt entry's source bus ID against the PCI bus number
  * itself, so PCI bus 0 must be MP bus 0; ISA follows (as SeaBIOS numbers them).
  */
-export const MP_PCI_BUS_ID = 0;
-export const MP_ISA_BUS_ID = 1;
+const MP_PCI_BUS_ID = 0;
+const MP_ISA_BUS_ID = 1;
 
 /** Local APIC ID meaning "every local APIC" (table 4-9). */
-export const MP_ALL_LOCAL_APICS = 0xff;
+const MP_ALL_LOCAL_APICS = 0xff;
 
 /**
  * What the processor entries report as the CPU signature and CPUID.1:EDX features; Linux reads
  * neither. The core's CPUID leaf 1 (family 6, model 3, stepping 3: FPU PSE TSC PAE CX8 SEP PGE
  * CMOV FXSR) plus the APIC bit, which is set whenever these tables are written.
  */
-export const MP_CPU_SIGNATURE = 0x0633;
-export const MP_CPU_FEATURES = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 24);
+const MP_CPU_SIGNATURE = 0x0633;
+const MP_CPU_FEATURES = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 9) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 24);
 
 const CPU_ENABLED = 1 << 0;
 const CPU_BOOTSTRAP = 1 << 1;
 const IOAPIC_ENABLED = 1 << 0;
-const PCI_PIN_INDEX = { A: 0, B: 1, C: 2, D: 3 } as const;
 
 /** The 16-byte floating pointer structure (MP spec 4.1) pointing at the configuration table. */
 export function buildMpFloatingPointer(configTableAddress: number): Uint8Array {
