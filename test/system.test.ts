@@ -193,6 +193,17 @@ test("PTE user bit: CPL 3 reading a supervisor page is a page fault with error c
   assert.equal(reg(host, "cr2"), 0x70000);
 });
 
+test("an exception from CPL 3 pushes its frame on a supervisor-only ring-0 stack: the pushes are ring-0 accesses", () => {
+  const host = machine();
+  const cr3 = identityPaging(host.ram, PAGE_DIR, PAGE_TABLE, 256, PTE_P | PTE_RW | PTE_US);
+  setPte(host.ram, PAGE_TABLE, (STACK0 - 1) >>> 12, (STACK0 - 0x1000) | PTE_P | PTE_RW);
+  host.setState([{ tag: REG.cr3, value: cr3 }, { tag: REG.cr0, value: 0x80000011 }]);
+  enterUser(host, [0xf4]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "cs.selector"), KCODE);
+  assert.deepEqual(stackWords(host, 6), [0, USER_CODE_AT, UCODE, 0x202, STACK3, UDATA]);
+});
+
 test("SYSENTER enters flat ring 0 from the SYSENTER MSRs; SYSEXIT returns to ring 3 at EDX with ESP = ECX", () => {
   const host = machine();
   // The SYSENTER layout: KCODE, KDATA, then ring-3 code and data right after (0x18, 0x20).
@@ -419,4 +430,40 @@ test("a far jump from 16-bit code into 32-bit code lands above 64 KiB (the class
   assert.deepEqual(host.run(10), { reason: "hlt" });
   assert.equal(reg(host, "rip"), 0x20001);
   assert.equal(reg(host, "cs.selector"), KCODE);
+});
+
+test("kvmclock: CPUID shows KVM's leaves; the MSRs publish a time structure that turns the TSC into nanoseconds and the host's boot time", () => {
+  const host = machine();
+  const TIME = 0x6000;
+  const WALL = 0x6100;
+  // mov eax, 0x40000000; cpuid; mov [0x6200], ebx; mov [0x6204], ecx; mov [0x6208], edx; mov eax, 0x40000001; cpuid; mov esi, eax
+  // mov ecx, 0x4b564d01; mov eax, TIME|1; xor edx, edx; wrmsr; mov ecx, 0x4b564d00; mov eax, WALL; wrmsr; rdtsc; hlt
+  host.ram.set([
+    0xb8, ...le32(0x40000000), 0x0f, 0xa2, 0x89, 0x1d, ...le32(0x6200), 0x89, 0x0d, ...le32(0x6204), 0x89, 0x15, ...le32(0x6208),
+    0xb8, ...le32(0x40000001), 0x0f, 0xa2, 0x89, 0xc6,
+    0xb9, ...le32(0x4b564d01), 0xb8, ...le32(TIME | 1), 0x31, 0xd2, 0x0f, 0x30,
+    0xb9, ...le32(0x4b564d00), 0xb8, ...le32(WALL), 0x0f, 0x30, 0x0f, 0x31, 0xf4,
+  ], CODE_AT);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(Buffer.from(host.ram.subarray(0x6200, 0x620c)).toString("latin1"), "KVMKVMKVM\0\0\0");
+  assert.equal(reg(host, "rsi") & 0x01000009, 0x01000009, "CLOCKSOURCE, CLOCKSOURCE2, STABLE_BIT");
+  const view = new DataView(host.ram.buffer, host.ram.byteOffset);
+  const tsc = reg(host, "rdx") * 2 ** 32 + reg(host, "rax");
+  const stamp = Number(view.getBigUint64(TIME + 8, true));
+  const systemTime = Number(view.getBigUint64(TIME + 16, true));
+  const [mul, shift] = [view.getUint32(TIME + 24, true), view.getInt8(TIME + 28)];
+  assert.equal(view.getUint32(TIME, true) % 2, 0, "version even: not in the middle of an update");
+  assert.ok(stamp <= tsc && tsc - stamp < 1e9, "stamped at the WRMSR");
+  // The guest's formula (Linux pvclock_scale_delta): nanoseconds = system_time + ((tsc - stamp) << shift) * mul >> 32.
+  const nanoseconds = systemTime + Math.floor(((tsc - stamp) * 2 ** shift * mul) / 2 ** 32);
+  assert.equal(nanoseconds, tsc, "system time runs with the 1 GHz TSC");
+  assert.equal(view.getUint8(TIME + 29) & 1, 1, "PVCLOCK_TSC_STABLE_BIT");
+  const bootSeconds = view.getUint32(WALL + 4, true) + view.getUint32(WALL + 8, true) / 1e9;
+  const hostNow = (performance.timeOrigin + performance.now()) / 1e3;
+  assert.ok(Math.abs(bootSeconds + tsc / 1e9 - hostNow) < 2, "boot time + system time = the host's wall clock");
+  // RDMSR reads back what was written.
+  host.ram.set([0xb9, ...le32(0x4b564d01), 0x0f, 0x32, 0xf4], CODE_AT);
+  host.setState([{ tag: REG.rip, value: CODE_AT }]);
+  assert.deepEqual(host.run(100), { reason: "hlt" });
+  assert.equal(reg(host, "rax"), TIME | 1);
 });

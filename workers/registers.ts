@@ -4,7 +4,7 @@
  * size, so a batch of (tag, value) pairs describes itself. Tags are ABI: append, never renumber.
  */
 import {
-  REG_EFER_U32, REG_PENDING_ERROR_CODE_U32, REG_PENDING_EXCEPTION_U32, FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
+  REG_EFER_U32, REG_KVM_SYSTEM_TIME_U64, REG_KVM_WALL_CLOCK_U64, REG_PENDING_ERROR_CODE_U32, REG_PENDING_EXCEPTION_U32, FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
   FPU_REG_SIGNIFICAND_U64, FPU_REG_SIZE, FPU_SW_U16, FPU_TW_U16, REG_INJECT_U32, REG_INTERRUPT_SHADOW_U32, REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32,
   VCPU_EXCEPTION_EXITS_U32, REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
   REG_IDTR_LIMIT_U32, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64, SEG_ATTRS_U16,
@@ -75,6 +75,9 @@ export const REGISTERS: readonly RegisterInfo[] = [
   row("sysenter_esp", RegisterSet.msr, 0x175, 4, REG_SYSENTER_ESP_U32),
   row("sysenter_eip", RegisterSet.msr, 0x176, 4, REG_SYSENTER_EIP_U32),
   row("efer", RegisterSet.msr, 0x8080, 4, REG_EFER_U32),
+  // kvmclock's MSRs (4B564D0xh, numbered 4D00h | x): the guest physical addresses of its structures.
+  row("kvm_wall_clock", RegisterSet.msr, 0x4d00, 8, REG_KVM_WALL_CLOCK_U64),
+  row("kvm_system_time", RegisterSet.msr, 0x4d01, 8, REG_KVM_SYSTEM_TIME_U64),
   // Event state: the interrupt shadow, and an injected external interrupt (vector | 0x100) not yet taken.
   row("interrupt_shadow", RegisterSet.events, 0, 4, REG_INTERRUPT_SHADOW_U32),
   row("pending_interrupt", RegisterSet.events, 1, 4, REG_INJECT_U32, "guest-ro"),

@@ -135,7 +135,11 @@ export const REG_PENDING_EXCEPTION_U32 = REG_EFER_U32 + 4;
 export const REG_PENDING_ERROR_CODE_U32 = REG_PENDING_EXCEPTION_U32 + 4;
 export const EXCEPTION_PENDING = 0x100;
 export const EXCEPTION_HAS_CODE = 0x200;
-export const REGS_END = REG_PENDING_ERROR_CODE_U32 + 4;
+// The kvmclock MSRs as the guest last wrote them (MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW):
+// guest physical addresses of the wall-clock and per-vCPU time structures (bit 0: enabled).
+export const REG_KVM_WALL_CLOCK_U64 = REG_PENDING_ERROR_CODE_U32 + 8; // (4 bytes of padding before it)
+export const REG_KVM_SYSTEM_TIME_U64 = REG_KVM_WALL_CLOCK_U64 + 8;
+export const REGS_END = REG_KVM_SYSTEM_TIME_U64 + 8;
 
 // x87 FPU state (SDM vol. 1, chapter 8). The eight data registers are stored by physical number
 // (R0-R7, not ST(i)), each as a 64-bit significand with explicit integer bit and a 16-bit

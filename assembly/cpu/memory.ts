@@ -41,6 +41,15 @@ export function updatePrivilege(): void {
   userOffset = user ? 4 : 0;
 }
 
+/**
+ * Has data accesses check privilege `level` until the next updatePrivilege(): a transfer to a
+ * more privileged level pushes its frame on the new stack as that level does (SDM vol. 3,
+ * 6.12.1), before CS changes.
+ */
+export function setAccessPrivilege(level: u32): void {
+  userOffset = level == 3 ? 4 : 0;
+}
+
 // @ts-ignore: decorator
 @inline function tlbEntry(linear: u32): usize {
   return cpu + TLB_BASE + <usize>((linear >> 12) & (TLB_ENTRIES - 1)) * TLB_ENTRY_SIZE;

@@ -16,7 +16,7 @@ import { taskSwitch, TASK_CALL, TASK_IRET, TASK_JMP } from "./tasks";
 import { unsupported } from "./exit";
 import { faulted, GP, NP, raiseCode, SS_, TS } from "./fault";
 import { getFlags, setFlags } from "./flags";
-import { readSystem, updatePrivilege } from "./memory";
+import { readSystem, setAccessPrivilege, updatePrivilege } from "./memory";
 import { peek, push, setStackPointer, stackOffset, stackPointer } from "./stack";
 import {
   cpl, eip, ESP, NT, protectedMode, reg32, segAttrs, segBase, segLimit, segSelector, setEip, setReg32,
@@ -305,12 +305,14 @@ export function switchToInnerStack(dpl: u32, ext: u32): bool {
   outerSsAttrs = segAttrs(SEG_SS);
   setSegment(SEG_SS, newSs, descBase, descLimit, descAttrs);
   setReg32(ESP, tssEsp);
+  setAccessPrivilege(dpl);
   return true;
 }
 
 /** Undoes switchToInnerStack() after a fault (the interpreter restores ESP itself). */
 export function restoreOuterStack(): void {
   setSegment(SEG_SS, outerSs, outerSsBase, outerSsLimit, outerSsAttrs);
+  updatePrivilege();
 }
 
 /**

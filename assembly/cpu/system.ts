@@ -17,6 +17,7 @@ import {
 import { faulted, GP, NP, raise, raiseCode, UD } from "./fault";
 import { getFlags, setArith, setFlags } from "./flags";
 import { flushTlb, flushTlbPage, readSeg, updatePrivilege, writeSeg } from "./memory";
+import { isKvmClockMsr, KVM_FEATURES, readKvmClockMsr, writeKvmClockMsr } from "./kvmclock";
 import { selectorFault } from "./segments";
 import {
   cpl, cpu, cr, CR0_PE, CR0_PG, CR0_WP, CR4_PAE, CR4_PGE, CR4_PSE, EAX, EBX, ECX, EDX, EFER_NXE, ESP, IF,
@@ -341,6 +342,12 @@ export function readMsr(): void {
     readTimeStampCounter();
     return;
   }
+  if (isKvmClockMsr(reg32(ECX))) {
+    const value = readKvmClockMsr(reg32(ECX));
+    setReg32(EAX, <u32>value);
+    setReg32(EDX, <u32>(value >> 32));
+    return;
+  }
   const field = msrField(reg32(ECX));
   if (field == 0) {
     raiseCode(GP, 0);
@@ -356,6 +363,10 @@ export function writeMsr(): void {
   if (reg32(ECX) == MSR_TSC) {
     const wanted = (<u64>reg32(EDX) << 32) | <u64>reg32(EAX);
     store<u64>(cpu + REG_TSC_OFFSET_U64, wanted - (timeStampCounter() - load<u64>(cpu + REG_TSC_OFFSET_U64)));
+    return;
+  }
+  if (isKvmClockMsr(reg32(ECX))) {
+    writeKvmClockMsr(reg32(ECX), (<u64>reg32(EDX) << 32) | <u64>reg32(EAX), timeStampCounter(), hostNanoseconds());
     return;
   }
   const field = msrField(reg32(ECX));
@@ -400,7 +411,9 @@ export function sysexit(): void {
 /**
  * CPUID (SDM vol. 2, "CPUID"): leaf 0 gives the highest leaf and the vendor string, leaf 1 the
  * family/model/stepping and the features this core implements and its tests check (FPU, PSE,
- * TSC, PAE, CX8, SEP, PGE, CMOV, FXSR); 80000001h reports NX. Other leaves read as zero.
+ * TSC, PAE, CX8, SEP, PGE, CMOV, FXSR) with the hypervisor bit; 80000001h reports NX. The
+ * hypervisor range 40000000h-40000001h is KVM's (Linux Documentation/virt/kvm/x86/cpuid.rst),
+ * offering kvmclock. Other leaves read as zero.
  */
 export function cpuid(): void {
   const leaf = reg32(EAX);
@@ -408,7 +421,15 @@ export function cpuid(): void {
   let b: u32 = 0;
   let c: u32 = 0;
   let d: u32 = 0;
-  if (leaf == 0x80000000) {
+  if (leaf == 0x40000000) {
+    a = 0x40000001; // the highest hypervisor leaf
+    // "KVMKVMKVM\0\0\0" in EBX, ECX, EDX.
+    b = 0x4b4d564b;
+    c = 0x564b4d56;
+    d = 0x0000004d;
+  } else if (leaf == 0x40000001) {
+    a = KVM_FEATURES;
+  } else if (leaf == 0x80000000) {
     a = 0x80000001; // the highest extended leaf
   } else if (leaf == 0x80000001) {
     d = 1 << 20; // NX
@@ -420,6 +441,7 @@ export function cpuid(): void {
     c = 0x65726f43; // "Core"
   } else if (leaf == 1) {
     a = 0x0633; // family 6, model 3, stepping 3 (a P6-class part; SYSENTER is valid from model 3)
+    c = 1 << 31; // running under a hypervisor: look at the 40000000h leaves
     d = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 24); // FPU PSE TSC PAE CX8 SEP PGE CMOV FXSR
   }
   setReg32(EAX, a);
