@@ -79,6 +79,9 @@ class Counter {
 
   constructor(gate: boolean) {
     this.gate = gate;
+    // OUT is undefined at power-up (datasheet); high, as modes 1-5 set it, so that Linux's first
+    // control word (mode 2 for the tick) makes no interrupt edge.
+    this.idleOut = true;
   }
 
   get modulus(): number {

@@ -1,0 +1,74 @@
+// Unit tests of the chipset dispatcher: the port decode, byte splitting, ISA interrupt routing.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Chipset, chipsetRegions, ChipsetTag, IOAPIC_GPA } from "../workers/devices/chipset";
+import type { InterruptMessage } from "../workers/devices/ioapic";
+import { PIT_HZ } from "../workers/devices/pit-8254";
+
+function wiredChipset() {
+  const clock = { ns: 0, now(): number { return this.ns; } };
+  const ints: boolean[] = [];
+  const messages: InterruptMessage[] = [];
+  const chipset = new Chipset(clock, { rtc: { wallClockMs: 0, ramBelow4G: 64 << 20, ramAbove4G: 0 }, ioapicId: 0 }, {
+    setPicInterrupt: (level) => ints.push(level),
+    deliver: (message) => messages.push(message),
+    setA20: () => undefined,
+    reset: () => undefined,
+  });
+  return { chipset, clock, ints, messages };
+}
+
+describe("chipset decode", () => {
+  it("lists every port range and the I/O APIC page as posted regions of one socket", () => {
+    const regions = chipsetRegions(3);
+    assert.ok(regions.every((r) => r.socket === 3 && r.posted));
+    assert.deepEqual(regions.at(-1), { kind: "mmio", gpa: IOAPIC_GPA, size: 0x1000, socket: 3, tag: ChipsetTag.Ioapic, posted: true });
+  });
+
+  it("splits a word access to byte devices into consecutive ports (outw 0x20 writes 0x20 and 0x21)", () => {
+    const { chipset } = wiredChipset();
+    chipset.write(ChipsetTag.PicMaster, 0, 2, 0xa5_0a); // OCW3 "read IRR" to 0x20, IMR 0xA5 to 0x21
+    assert.equal(chipset.read(ChipsetTag.PicMaster, 1, 1), 0xa5);
+    assert.equal(chipset.read(ChipsetTag.PicMaster, 0, 2), 0xa5_00);
+    assert.equal(chipset.read(ChipsetTag.PicMaster, 1, 2), 0xff_a5, "the byte past the range floats");
+  });
+
+  it("reads all ones for a tag it does not know", () => {
+    const { chipset } = wiredChipset();
+    assert.equal(chipset.read(99, 0, 4), 0xffffffff);
+    chipset.write(99, 0, 4, 0);
+  });
+});
+
+describe("chipset interrupt routing", () => {
+  it("routes the PIT's IRQ0 to the 8259 and to I/O APIC pin 2", () => {
+    const { chipset, clock, ints, messages } = wiredChipset();
+    chipset.write(ChipsetTag.PicMaster, 0, 1, 0x11);
+    chipset.write(ChipsetTag.PicMaster, 1, 1, 0x30);
+    chipset.write(ChipsetTag.PicMaster, 1, 1, 0x04);
+    chipset.write(ChipsetTag.PicMaster, 1, 1, 0x01);
+    chipset.write(ChipsetTag.Ioapic, 0x00, 4, 0x14); // entry 2
+    chipset.write(ChipsetTag.Ioapic, 0x10, 4, 0x30);
+    chipset.write(ChipsetTag.Pit, 3, 1, 0x34);
+    chipset.write(ChipsetTag.Pit, 0, 1, 100);
+    chipset.write(ChipsetTag.Pit, 0, 1, 0);
+    const deadline = chipset.nextDeadline();
+    assert.equal(deadline, Math.ceil((101 * 1e9) / PIT_HZ));
+    clock.ns = deadline;
+    chipset.update();
+    assert.deepEqual(ints, [true]);
+    assert.equal(chipset.acknowledge(), 0x30);
+    assert.deepEqual(messages, [{ destination: 0, destMode: "physical", deliveryMode: 0, vector: 0x30, trigger: "edge" }]);
+  });
+
+  it("routes an outside ISA IRQ (COM1's IRQ4) to the 8259 and pin 4, IRQ2 to no pin", () => {
+    const { chipset, messages } = wiredChipset();
+    chipset.write(ChipsetTag.Ioapic, 0x00, 4, 0x18);
+    chipset.write(ChipsetTag.Ioapic, 0x10, 4, 0x34);
+    chipset.setIsaIrq(4, true);
+    chipset.setIsaIrq(2, true);
+    assert.equal(messages.length, 1);
+    assert.equal(messages[0].vector, 0x34);
+    assert.throws(() => chipset.setIsaIrq(16, true), RangeError);
+  });
+});
