@@ -67,7 +67,11 @@ describe("i8042 controller commands", () => {
 
   it("loops a byte back as AUX data (0xD3), as Linux's i8042_check_aux tests", () => {
     const { kbc, events } = wiredController();
-    kbc.writeCommand(0xa8);
+    kbc.writeCommand(0xd3);
+    kbc.writeData(0xa5);
+    assert.equal(kbc.readStatus() & I8042_STR_AUXDATA, I8042_STR_AUXDATA, "even with the aux port disabled");
+    assert.equal(kbc.readData(), 0xa5);
+    assert.deepEqual(events, [], "AUXINT is off");
     kbc.writeCommand(0x60);
     kbc.writeData(I8042_CTR_AUXINT | I8042_CTR_KBDINT);
     kbc.writeCommand(0xd3);

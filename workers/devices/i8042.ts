@@ -141,10 +141,9 @@ export class I8042 {
   private readonly keyboard = new AtKeyboard();
   private buffer: OutputByte | undefined;
   private lastRead = 0;
-  /** Controller replies, then keyboard and aux bytes, waiting for the output buffer. */
+  /** Controller replies, then the keyboard's bytes, waiting for the output buffer. */
   private readonly replies: OutputByte[] = [];
   private readonly keyboardQueue: OutputByte[] = [];
-  private readonly auxQueue: OutputByte[] = [];
   /** The controller command whose data byte the next 0x60 write is, or 0. */
   private awaiting = 0;
   private lastWasCommand = false;
@@ -239,12 +238,11 @@ export class I8042 {
       this.ram[command - 0x60] = byte;
     } else if (command === 0xd1) {
       this.writeOutputPort(byte);
-    } else if (command === 0xd2) {
-      push(this.keyboardQueue, { byte, aux: false, timeout: false });
-    } else if (command === 0xd3) {
-      push(this.auxQueue, { byte, aux: true, timeout: false });
+    } else if (command === 0xd2 || command === 0xd3) {
+      // The controller itself fills the output buffer "as if from" the device: no port gating.
+      push(this.replies, { byte, aux: command === 0xd3, timeout: false });
     } else if (command === 0xd4) {
-      push(this.auxQueue, { byte: KBD_RESEND, aux: true, timeout: true });
+      push(this.replies, { byte: KBD_RESEND, aux: true, timeout: true });
     } else {
       for (const reply of this.keyboard.receive(byte, (this.ctr & I8042_CTR_XLATE) !== 0)) {
         push(this.keyboardQueue, { byte: reply, aux: false, timeout: false });
@@ -264,12 +262,13 @@ export class I8042 {
     push(this.replies, { byte, aux: false, timeout: false });
   }
 
-  /** Moves the next waiting byte into an empty output buffer: replies, then each enabled port. */
+  /**
+   * Moves the next waiting byte into an empty output buffer: the controller's own first, then the
+   * keyboard's unless its port is disabled (its clock line is held low, so it cannot send).
+   */
   private refill(): void {
     if (this.buffer) return;
-    this.buffer = this.replies.shift()
-      ?? (this.ctr & I8042_CTR_KBDDIS ? undefined : this.keyboardQueue.shift())
-      ?? (this.ctr & I8042_CTR_AUXDIS ? undefined : this.auxQueue.shift());
+    this.buffer = this.replies.shift() ?? (this.ctr & I8042_CTR_KBDDIS ? undefined : this.keyboardQueue.shift());
     this.updateIrqs();
   }
 
