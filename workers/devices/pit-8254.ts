@@ -66,8 +66,12 @@ class Counter {
   pendingTick = Infinity;
   /** Null count lasts until this tick (the count register is not yet in the count element). */
   nullUntil = Infinity;
-  /** OUT, the count and the ticks left to the terminal count while the count element is stopped. */
-  idleOut = false;
+  /**
+   * OUT, the count and the ticks left to the terminal count while the count element is stopped.
+   * OUT is undefined at power-up (datasheet); high, as modes 1-5 set it, so that Linux's first
+   * control word (mode 2 for the tick) makes no interrupt edge.
+   */
+  idleOut = true;
   idleValue = 0;
   idleRemaining = Infinity;
   /** The next byte written (Access.Word) is the MSB; the LSB so far. */
@@ -79,9 +83,6 @@ class Counter {
 
   constructor(gate: boolean) {
     this.gate = gate;
-    // OUT is undefined at power-up (datasheet); high, as modes 1-5 set it, so that Linux's first
-    // control word (mode 2 for the tick) makes no interrupt edge.
-    this.idleOut = true;
   }
 
   get modulus(): number {
