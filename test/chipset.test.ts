@@ -37,6 +37,7 @@ describe("chipset decode", () => {
     const { chipset } = wiredChipset();
     assert.equal(chipset.read(99, 0, 4), 0xffffffff);
     chipset.write(99, 0, 4, 0);
+    assert.equal(chipset.read(ChipsetTag.PciConfig, 4, 8), 0xffffffff, "nor an 8-byte access");
   });
 });
 

@@ -124,26 +124,31 @@ export class Chipset {
     if (pin !== undefined) this.ioapic.setPin(pin, level);
   }
 
-  /** A read of `size` bytes at `offset` in the region tagged `tag`; unknown tags read all ones. */
+  /**
+   * A read of `size` bytes at `offset` in the region tagged `tag`. Unknown tags and 8-byte
+   * accesses (no chipset register is that wide) read all ones.
+   */
   read(tag: number, offset: number, size: number): number {
+    if (size > 4) return openBus(size);
     if (tag === ChipsetTag.Ioapic) return this.ioapic.read(offset, size);
     if (tag === ChipsetTag.PciConfig) return this.pci.read(offset, size);
     const regionSize = REGION_SIZE.get(tag);
     if (regionSize === undefined) return openBus(size);
     let value = 0;
-    for (let i = Math.min(size, 4) - 1; i >= 0; i--) {
+    for (let i = size - 1; i >= 0; i--) {
       value = value * 256 + (offset + i < regionSize ? this.readByte(tag, offset + i) : 0xff);
     }
     return value;
   }
 
-  /** A write of `size` bytes at `offset` in the region tagged `tag`; unknown tags take nothing. */
+  /** A write of `size` bytes at `offset` in the region tagged `tag`; unknown tags and 8-byte writes do nothing. */
   write(tag: number, offset: number, size: number, value: number): void {
+    if (size > 4) return;
     if (tag === ChipsetTag.Ioapic) return this.ioapic.write(offset, size, value);
     if (tag === ChipsetTag.PciConfig) return this.pci.write(offset, size, value);
     const regionSize = REGION_SIZE.get(tag);
     if (regionSize === undefined) return;
-    for (let i = 0; i < Math.min(size, 4) && offset + i < regionSize; i++) this.writeByte(tag, offset + i, (value >>> (8 * i)) & 0xff);
+    for (let i = 0; i < size && offset + i < regionSize; i++) this.writeByte(tag, offset + i, (value >>> (8 * i)) & 0xff);
   }
 
   /** The INTA cycle of the 8259 pair: the vector of the interrupt now in service. */
