@@ -265,7 +265,7 @@ export class RtcCmos {
   /** Moves the time `seconds` updates on, setting UF and, when a passed second matches, AF. */
   private advance(seconds: number): void {
     const start = secondsOf(this.time);
-    for (let s = Math.max(1, seconds - SECONDS_PER_DAY + 1); s <= seconds; s++) {
+    for (let s = Math.max(1, seconds - SECONDS_PER_DAY + 1); s <= seconds && !(this.flags & RTC_C_AF); s++) {
       if (this.alarmMatches(calendarOf(start + s))) this.flags |= RTC_C_AF;
     }
     this.time = calendarOf(start + seconds);
