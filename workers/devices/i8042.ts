@@ -12,7 +12,7 @@
  * lines (0xF0-0xFF; 0xFE is the reboot), IRQ1/IRQ12 while the output buffer holds a byte from the
  * keyboard/aux side and the command byte enables it. The keyboard answers reset (0xFA 0xAA),
  * identify (0xFA 0xAB 0x83, or 0x41 with translation on, as a real 8042 translates it), echo, LED,
- * typematic and scan-set commands, enable and disable, and 0xFE to anything else; that is what
+ * typematic and scan-set commands, enable and disable, and 0xFE (resend) to anything else; that is what
  * Linux's i8042 and atkbd probes ask. Left out: key input from the host, scan-code translation of
  * key bytes, the controller's input port (0xC0).
  *
@@ -68,12 +68,12 @@ export interface I8042Wiring {
 /** A byte on its way to the output buffer, with the side it comes from. */
 interface OutputByte { byte: number; aux: boolean; timeout: boolean }
 
-/** The AT keyboard on the first port: answers commands, holds its settings. */
+/**
+ * The AT keyboard on the first port: answers commands and keeps its scan set. LED and typematic
+ * bytes are acknowledged and dropped (no host LEDs; no key repeat without key input).
+ */
 class AtKeyboard {
-  scanning = true;
   scanSet = 2;
-  leds = 0;
-  typematic = 0x2b;
   /** The command whose parameter byte comes next (0xED, 0xF0, 0xF3), or 0. */
   private awaiting = 0;
 
@@ -82,19 +82,12 @@ class AtKeyboard {
     const command = this.awaiting;
     if (command !== 0) {
       this.awaiting = 0;
-      switch (command) {
-        case 0xed:
-          this.leds = byte & 7;
-          return [KBD_ACK];
-        case 0xf3:
-          this.typematic = byte & 0x7f;
-          return [KBD_ACK];
-        default: // 0xF0: 0 asks for the current set, 1-3 choose one
-          if (byte === 0) return [KBD_ACK, translating ? TRANSLATED_SCAN_SET[this.scanSet] : this.scanSet];
-          if (byte > 3) return [KBD_RESEND];
-          this.scanSet = byte;
-          return [KBD_ACK];
-      }
+      if (command !== 0xf0) return [KBD_ACK]; // the LED or typematic byte
+      // Scan set: 0 asks for the current one, 1-3 choose one.
+      if (byte === 0) return [KBD_ACK, translating ? TRANSLATED_SCAN_SET[this.scanSet] : this.scanSet];
+      if (byte > 3) return [KBD_RESEND];
+      this.scanSet = byte;
+      return [KBD_ACK];
     }
     switch (byte) {
       case 0xed: // set LEDs
@@ -106,30 +99,19 @@ class AtKeyboard {
         return [KBD_ECHO];
       case 0xf2: // identify: an MF2 keyboard
         return [KBD_ACK, 0xab, translating ? 0x41 : 0x83];
-      case 0xf4:
-        this.scanning = true;
+      case 0xf4: // enable scanning
         return [KBD_ACK];
       case 0xf5: // disable: defaults, stop scanning
-        this.defaults();
-        this.scanning = false;
-        return [KBD_ACK];
-      case 0xf6:
-        this.defaults();
+      case 0xf6: // defaults
+        this.scanSet = 2;
         return [KBD_ACK];
       case 0xff: // reset and basic assurance test
-        this.defaults();
-        this.scanning = true;
+        this.scanSet = 2;
         return [KBD_ACK, KBD_BAT_OK];
       default:
         // 0xF7-0xFD (scan set 3 key types) are acknowledged; anything else asks for a resend.
         return byte >= 0xf7 && byte <= 0xfd ? [KBD_ACK] : [KBD_RESEND];
     }
-  }
-
-  private defaults(): void {
-    this.scanSet = 2;
-    this.leds = 0;
-    this.typematic = 0x2b;
   }
 }
 

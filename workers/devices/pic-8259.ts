@@ -7,8 +7,10 @@
  * Modelled: ICW1-ICW4, OCW1-OCW3, IRR/ISR/IMR, fixed and rotating priority, specific and
  * non-specific EOI, automatic EOI (with rotation), special mask mode, special fully nested mode,
  * poll mode, edge and level triggering (ICW1.LTIM for the whole chip, or ELCR per line), and the
- * spurious IRQ7 (IRQ15 from the slave) of an INTA cycle that finds no request. Left out: 8080/8085 mode (ICW4.uPM
- * is stored, vectors are always 8086-style), buffered mode (no effect on a virtual bus).
+ * spurious IR7 vector of an INTA cycle that finds no request: IRQ7 when a request was withdrawn
+ * (its line fell) before INTA, IRQ15 when the slave has none left for the cascade. Left out:
+ * 8080/8085 mode (vectors are always 8086-style), buffered mode (no effect on a virtual bus), and
+ * ICW3's effect (the PC/AT cascade is wired: slave on master IR2).
  *
  * What the guest controls and what bounds it: every port write is a byte masked to its defined
  * bits; the state is a fixed set of bytes per chip. Offsets come from the board's port table.
@@ -69,8 +71,6 @@ class Pic8259 {
   specialMask = false;
   poll = false;
   readIsr = false;
-  icw3 = 0;
-  icw4 = 0;
 
   constructor(readonly isMaster: boolean) {}
 
@@ -153,7 +153,6 @@ class Pic8259 {
     this.poll = false;
     this.readIsr = false;
     // Without IC4 every ICW4 function is cleared.
-    this.icw4 = 0;
     this.autoEoi = false;
     this.specialFullyNested = false;
     this.rotateOnAutoEoi = false;
@@ -202,11 +201,10 @@ class Pic8259 {
         this.init = this.single ? (this.needIcw4 ? Init.Icw4 : Init.Done) : Init.Icw3;
         break;
       case Init.Icw3:
-        this.icw3 = value;
+        // The cascade is wired (slave on IR2), so the slave mask and slave ID change nothing.
         this.init = this.needIcw4 ? Init.Icw4 : Init.Done;
         break;
       case Init.Icw4:
-        this.icw4 = value & 0x1f;
         this.autoEoi = (value & ICW4_AEOI) !== 0;
         this.specialFullyNested = (value & ICW4_SFNM) !== 0;
         this.init = Init.Done;
@@ -282,6 +280,7 @@ export class Pic8259Pair {
       master.acknowledge(line);
       if (line === PIC_CASCADE_IRQ && !master.single) {
         // The slave resolves its own request in the second INTA pulse; with none it answers IR7.
+        // (The master's IR2 follows the slave's INT at every step, so here it always has one.)
         const slaveLine = slave.pending();
         if (slaveLine >= 0) slave.acknowledge(slaveLine);
         vector = slave.vectorBase | (slaveLine >= 0 ? slaveLine : 7);
