@@ -3,14 +3,15 @@
  * with port B, the RTC/CMOS, the i8042 and PCI configuration mechanism #1 on ports, and the I/O
  * APIC on its MMIO page. It owns the chipset's fixed decode (which ports and page each device
  * answers, as a PIIX-class southbridge decodes them) and the board's ISA interrupt wiring: each
- * ISA IRQ goes to its 8259 input and to an I/O APIC pin, identity except IRQ0 on pin 2 (the
- * routing the MP table's and ACPI MADT's interrupt source override will state).
+ * ISA IRQ goes to its 8259 input and to the I/O APIC pin the MP and ACPI tables name for it
+ * (workers/boot/firmware-platform.ts: identity, except IRQ0 on pin 2 and the cascade IRQ2 on none).
  *
  * A region's memory-map tag names the device (ChipsetTag); offsets are within the region. The
  * byte-wide ISA devices take a wider port access as consecutive byte accesses, as the ISA bus
  * splits it; a byte past the end of its region reads 0xFF and writes nothing.
  */
 import { gpa, port, type Gpa, type Port } from "../addresses";
+import { isaIrqIoapicPin } from "../boot/firmware-platform";
 import type { MmioRegion, PioRegion } from "../memory-map";
 import type { Clock } from "./clock";
 import { I8042 } from "./i8042";
@@ -71,9 +72,6 @@ export const IRQ_RTC = 8;
 export const IRQ_AUX = 12;
 export const ISA_IRQS = 16;
 
-/** The I/O APIC pin ISA IRQ `irq` reaches (IRQ2 is the 8259 cascade and has none). */
-export const ioapicPinOfIsaIrq = (irq: number): number | undefined => (irq === 0 ? 2 : irq === 2 ? undefined : irq);
-
 /** What the chipset needs at power-on. */
 export interface ChipsetConfig {
   rtc: RtcConfig;
@@ -120,7 +118,7 @@ export class Chipset {
   setIsaIrq(irq: number, level: boolean): void {
     if (!Number.isInteger(irq) || irq < 0 || irq >= ISA_IRQS) throw new RangeError(`ISA has IRQs 0-15, not ${irq}`);
     this.pic.setIrq(irq, level);
-    const pin = ioapicPinOfIsaIrq(irq);
+    const pin = isaIrqIoapicPin(irq);
     if (pin !== undefined) this.ioapic.setPin(pin, level);
   }
 
