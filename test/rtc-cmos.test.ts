@@ -206,8 +206,9 @@ describe("CMOS RAM", () => {
     assert.equal(get(rtc, RTC_REG_C), 0);
   });
 
-  it("refuses memory sizes that are not byte counts (a board bug)", () => {
+  it("refuses memory sizes that are not byte counts and a wall clock that is not a time (board bugs)", () => {
     assert.throws(() => wiredRtc(-1), RangeError);
+    assert.throws(() => new RtcCmos({ now: () => 0 }, { wallClockMs: NaN, ramBelow4G: 0, ramAbove4G: 0 }, { setIrq8: () => undefined }), RangeError);
   });
 });
 

@@ -150,6 +150,9 @@ export class RtcCmos {
   private irq = false;
 
   constructor(private readonly clock: Clock, config: RtcConfig, private readonly wiring: RtcWiring) {
+    if (!Number.isFinite(config.wallClockMs) || Math.abs(config.wallClockMs) > 8.64e15) {
+      throw new RangeError(`RTC wall clock must be a Date's milliseconds, got ${config.wallClockMs}`);
+    }
     const now = clock.now();
     const wallSeconds = Math.floor(config.wallClockMs / 1000);
     this.time = calendarOf(wallSeconds);
