@@ -1,15 +1,17 @@
 // Guest physical and port accesses through the memory map. RAM is a load or store in the shared
 // memory; ROM ignores writes; MMIO and port regions call the host's `io` import, which carries
 // the access to the region's socket or, when no socket claims it, to the vCPU's owner. An access
-// that straddles two regions is split into byte accesses, as the bus would split it.
+// that straddles two regions is split into byte accesses, as the bus would split it. The local
+// APIC's page, when it claims one, comes before the map: the APIC answers in the core.
 
 import {
   MAP_ENTRY_START_U64, MAP_ENTRY_END_U64, MAP_ENTRY_TARGET_U32, MAP_ENTRY_TAG_U32,
   MAP_ENTRY_KIND_U32, MAP_ENTRY_FLAGS_U32, REGION_RAM, REGION_ROM, REGION_FLAG_POSTED,
   RUN_IO_SPACE_U32, RUN_IO_ADDR_U64, RUN_IO_OFFSET_U64, RUN_IO_DATA_U64, RUN_IO_SIZE_U32,
   RUN_IO_WRITE_U32, RUN_IO_SOCKET_U32, RUN_IO_TAG_U32, RUN_IO_POSTED_U32, NO_SOCKET, SPACE_MMIO,
-  SPACE_PIO, VMH_BASE, VMH_DIRTY_LOG_U32, VMH_DIRTY_BASE_U32, VMH_RAM_BASE_U32, PAGE_SHIFT,
+  SPACE_PIO, VMH_BASE, VMH_DIRTY_LOG_U32, VMH_DIRTY_BASE_U32, VMH_RAM_BASE_U32, PAGE_SHIFT, APIC_PAGE_U64,
 } from "./abi/layout";
+import { readApicPage, writeApicPage } from "./apic/apic";
 import { findRegion } from "./memory-map";
 import { syncForExit } from "./cpu/sync";
 
@@ -23,12 +25,19 @@ declare function hostIo(block: usize): void;
  * aligned, so a page never straddles two regions.
  */
 export function pageHost(block: usize, gpa: u64, write: bool): usize {
+  if (apicPage(block, gpa)) return 0;
   const entry = findRegion(block, gpa, false);
   if (entry == 0) return 0;
   const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
   if (kind != REGION_RAM && (write || kind != REGION_ROM)) return 0;
   const page = (gpa & ~<u64>0xfff) - load<u64>(entry + MAP_ENTRY_START_U64);
   return <usize>load<u32>(entry + MAP_ENTRY_TARGET_U32) + <usize>page;
+}
+
+/** Whether `gpa` lies in the page the local APIC claims (APIC_PAGE_U64 holds it | 1, or 0). */
+// @ts-ignore: decorator
+@inline function apicPage(block: usize, gpa: u64): bool {
+  return ((gpa & ~<u64>0xfff) | 1) == load<u64>(block + APIC_PAGE_U64);
 }
 
 function valueMask(size: i32): u64 {
@@ -72,6 +81,7 @@ export function markDirty(ramAddr: usize, size: i32): void {
 
 /** Reads `size` (1, 2, 4 or 8) bytes of guest physical memory, little-endian. */
 export function readPhys(block: usize, gpa: u64, size: i32): u64 {
+  if (apicPage(block, gpa)) return readApicPage(<u32>gpa & 0xfff, size);
   const entry = findRegion(block, gpa, false);
   if (entry != 0 && gpa + <u64>size <= load<u64>(entry + MAP_ENTRY_END_U64)) {
     const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
@@ -94,6 +104,10 @@ export function readPhys(block: usize, gpa: u64, size: i32): u64 {
 
 /** Writes the low `size` (1, 2, 4 or 8) bytes of `value` to guest physical memory. */
 export function writePhys(block: usize, gpa: u64, size: i32, value: u64): void {
+  if (apicPage(block, gpa)) {
+    writeApicPage(<u32>gpa & 0xfff, size, <u32>value);
+    return;
+  }
   const entry = findRegion(block, gpa, false);
   if (entry != 0 && gpa + <u64>size <= load<u64>(entry + MAP_ENTRY_END_U64)) {
     const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
