@@ -23,7 +23,7 @@ import { beginInstruction, cpu, csBig, eip, ESP, IF, reg32, setEip, setReg32, st
 import { twoByte } from "./twobyte";
 import { execute } from "./onebyte";
 import { clearExit, exitReason } from "./exit";
-import { EVENT_WAITING, halted, nextEvent, takeEvents, wake } from "../apic/accept";
+import { halted, nextEvent, NO_EVENT, takeEvents, wake } from "../apic/accept";
 
 /** ESP at the start of the instruction, restored when it faults. */
 let startEsp: u32 = 0;
@@ -80,7 +80,8 @@ function acceptPending(): i32 {
   clearExit();
   startEsp = reg32(ESP);
   const event = nextEvent(!shadowed, !shadowed && (getFlags() & IF) != 0);
-  eventCheck = event == EVENT_WAITING;
+  // After a delivery another event may be pending behind it: look again at the next boundary.
+  eventCheck = event != NO_EVENT;
   if (event < 0) return halted() ? EXIT_HALTED : EXIT_NONE;
   wake();
   deliverInterrupt(event & 0xff, false, 0, false, eip);
