@@ -313,6 +313,24 @@ test("a hidden APIC: no CPUID flag, its MSR is #GP, its page is not claimed, HLT
   assert.deepEqual(host.runVcpu(100), { reason: "hlt" });
 });
 
+test("in a vCPU worker, an ExtINT's INTA cycle is an exit the owner answers with the vector", async () => {
+  const vm = await testVm({ localApic: true });
+  const vcpu = await vm.createVcpu();
+  const halt = [...asm.hlt(), ...asm.loopBack(1)];
+  vcpu.setState(setUp(vm.ram, 0, [...enableApic(), ...asm.storeImm(APIC + 0x350, 0x700), ...asm.sti(), ...halt]));
+  const exit = vcpu.run();
+  setExtIntLevel(vm.memory, 0, true);
+  assert.deepEqual(await exit, { reason: "interrupt-acknowledge" });
+  setExtIntLevel(vm.memory, 0, false);
+  vcpu.completeIo(0x68);
+  const running = vcpu.run();
+  running.catch(() => undefined);
+  const deadline = Date.now() + 2000;
+  while (log(vm.ram).length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.deepEqual(log(vm.ram), [0x68]);
+  await vcpu.pause();
+});
+
 test("in a vCPU worker, HLT sleeps until an interrupt or the timer wakes it; pause still works", async () => {
   const vm = await testVm({ localApic: true });
   const program = [...enableApic(), ...asm.storeImm(APIC + 0x3e0, 0xb), ...asm.sti()];

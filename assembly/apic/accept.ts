@@ -21,7 +21,7 @@ import { apicReg, deliverableVector, LVT_MASKED, requestVector, serviceVector } 
 /** Nothing to deliver. */
 export const NO_EVENT: i32 = -1;
 /** Something is pending but blocked by IF, an interrupt shadow or NMI blocking: look again later. */
-export const EVENT_WAITING: i32 = -2;
+const EVENT_WAITING: i32 = -2;
 /** Added to vector 2 when the event is an NMI. */
 export const EVENT_NMI: i32 = 0x100;
 const NMI_VECTOR: i32 = 2;

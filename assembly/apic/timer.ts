@@ -13,9 +13,9 @@ import { cpu } from "../cpu/state";
 import { apicReg, LVT_MASKED, requestVector, setApicReg } from "./vectors";
 
 /** LVT timer bits 17-18 (SDM figure 11-8). */
-export const TIMER_MODE_MASK: u32 = 3 << 17;
+const TIMER_MODE_MASK: u32 = 3 << 17;
 const TIMER_PERIODIC: u32 = 1 << 17;
-export const TIMER_TSC_DEADLINE: u32 = 2 << 17;
+const TIMER_TSC_DEADLINE: u32 = 2 << 17;
 
 function now(): u64 {
   return <u64>hostNanoseconds();

@@ -49,7 +49,7 @@ function testBit(set: u32, vector: u32): bool {
 }
 
 /** The highest vector in the 256-bit register at `set`, or -1 when it is empty. */
-export function highestVector(set: u32): i32 {
+function highestVector(set: u32): i32 {
   for (let i: i32 = 7; i >= 0; i--) {
     const bits = load<u32>(cpu + APIC_REGS_BASE + <usize>set + (<usize>i << 4));
     if (bits != 0) return (i << 5) | (31 - <i32>clz(bits));
