@@ -221,7 +221,7 @@ function testClock(): { now: number; clock: () => number } {
   return state;
 }
 
-test("timer one-shot: fires once after initial count x divisor bus clocks; the current count runs down", () => {
+test("timer one-shot: fires once after initial count x divisor bus clocks; the current count runs down, at a new rate after a divide write", () => {
   const time = testClock();
   const host = machine([[
     ...enableApic(), ...asm.storeImm(APIC + 0x3e0, 0), ...asm.storeImm(APIC + 0x320, 0x30), // divide by 2, one-shot
@@ -236,9 +236,16 @@ test("timer one-shot: fires once after initial count x divisor bus clocks; the c
   host.ram.set([...asm.loadEax(APIC + 0x390), ...asm.storeEax(OUT), ...asm.loopBack(10)], at(0, CODE_AT + 200));
   host.runVcpu(10);
   assert.equal(word(host.ram, OUT), 750);
-  time.now += 1500;
+  // Divide by 1 from here: the 750 counts left take 750 ns, not 1500.
+  host.setState([{ tag: REG.rip, value: BigInt(at(0, CODE_AT + 300)) }]);
+  host.ram.set([...asm.storeImm(APIC + 0x3e0, 0xb), ...asm.loadEax(APIC + 0x390), ...asm.storeEax(OUT), ...asm.loopBack(0)], at(0, CODE_AT + 300));
   host.runVcpu(10);
-  time.now += 10_000;
+  assert.equal(word(host.ram, OUT), 750);
+  assert.equal(reg(host, "apic.timer_deadline"), time.now + 750);
+  time.now += 749;
+  host.runVcpu(10);
+  assert.deepEqual(log(host.ram), []);
+  time.now += 1;
   host.runVcpu(10);
   assert.deepEqual(log(host.ram), [0x30]);
   assert.equal(reg(host, "apic.timer_deadline"), 0);

@@ -16,7 +16,7 @@ import { noteEvent } from "../cpu/interp";
 import { flushTlb } from "../cpu/memory";
 import { cpu } from "../cpu/state";
 import { sendIpi } from "./ipi";
-import { currentCount, loadCount, readTscDeadline, writeTimerLvt, writeTscDeadline } from "./timer";
+import { currentCount, loadCount, readTscDeadline, writeDivide, writeTimerLvt, writeTscDeadline } from "./timer";
 import {
   apicError, apicReg, arbitrationPriority, endOfInterrupt, ESR_ILLEGAL_REGISTER, LVT_MASKED, processorPriority,
   setApicReg, SVR_ENABLED,
@@ -182,7 +182,7 @@ export function writeApicPage(offset: u32, size: i32, value: u32): void {
       break;
     case APIC_REG_LVT_ERROR: setApicReg(offset, (value & LVT_ERROR_BITS) | forcedMask); break;
     case APIC_REG_TIMER_INITIAL: loadCount(value); break;
-    case APIC_REG_TIMER_DIVIDE: setApicReg(offset, value & 0xb); break;
+    case APIC_REG_TIMER_DIVIDE: writeDivide(value); break;
     case APIC_REG_VERSION: case APIC_REG_APR: case APIC_REG_PPR: case APIC_REG_TIMER_CURRENT:
       break;
     default:

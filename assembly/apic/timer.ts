@@ -50,6 +50,20 @@ export function loadCount(count: u32): void {
   setDeadline(count == 0 ? 0 : start + <u64>count * divisor());
 }
 
+/**
+ * A write of the divide configuration: a count in progress goes on from where it is at the new
+ * rate (the divider sits between the bus clock and the counter).
+ */
+export function writeDivide(value: u32): void {
+  const remaining = <u64>currentCount();
+  setApicReg(APIC_REG_TIMER_DIVIDE, value & 0xb);
+  if (remaining == 0) return;
+  const initial = <u64>apicReg(APIC_REG_TIMER_INITIAL);
+  const time = now();
+  store<u64>(cpu + APIC_TIMER_START_U64, time - (initial - remaining) * divisor());
+  setDeadline(time + remaining * divisor());
+}
+
 /** The current-count register: what is left of the count (0 when stopped or in TSC-deadline mode). */
 export function currentCount(): u32 {
   const initial = <u64>apicReg(APIC_REG_TIMER_INITIAL);
