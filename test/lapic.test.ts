@@ -309,6 +309,20 @@ test("LINT0 in ExtINT mode runs the INTA cycle for the 8259's vector; LINT1 as N
   assert.deepEqual(log(host.ram), [0x68, 2, 2]);
 });
 
+test("the owner's injected interrupt and pending exception both end the HLT state", () => {
+  const host = machine([[...enableApic(), ...asm.sti(), ...asm.hlt(), ...asm.loopBack(0)]]);
+  assert.equal(host.runVcpu(100), "halted");
+  host.setState([{ tag: REG.pending_interrupt, value: 0x100 | 0x70 }]);
+  assert.equal(host.runVcpu(100), undefined, "runs on after the HLT");
+  assert.deepEqual(log(host.ram), [0x70]);
+  host.setState([{ tag: REG.rip, value: CODE_AT + 11 }]); // the HLT again
+  assert.equal(host.runVcpu(100), "halted");
+  host.setState([{ tag: REG.pending_exception, value: 0x100 | 6 }]);
+  assert.equal(host.runVcpu(100), undefined);
+  assert.deepEqual(log(host.ram), [0x70, 6]);
+  assert.equal(reg(host, "apic.activity"), 0);
+});
+
 test("a hidden APIC: no CPUID flag, its MSR is #GP, its page is not claimed, HLT exits", () => {
   const program = [...asm.movEaxImm(1), ...asm.cpuid(), ...asm.storeEdx(OUT), ...asm.loadEax(APIC + 0x30), ...asm.movEcxImm(0x1b)];
   const host = machine([[...program, ...asm.rdmsr(), ...asm.hlt()]]);

@@ -220,7 +220,7 @@ export const APIC_EXTINT_LEVEL_U32 = APIC_SLEEPING_U32 + CACHE_LINE;
 // Owner-set: non-zero hides the APIC (CPUID.1:EDX[9] clear, MSR 1Bh #GP, page not claimed, HLT exits).
 export const APIC_HIDDEN_U32 = APIC_EXTINT_LEVEL_U32 + CACHE_LINE;
 // The core's own state beyond the register image.
-export const APIC_BASE_MSR_U64 = APIC_HIDDEN_U32 + 4 + 4; // IA32_APIC_BASE (MSR 1Bh)
+export const APIC_BASE_MSR_U64 = APIC_HIDDEN_U32 + 8; // IA32_APIC_BASE (MSR 1Bh), after 4 bytes of padding
 export const APIC_PAGE_U64 = APIC_BASE_MSR_U64 + 8; // the claimed page's address | 1, or 0
 export const APIC_TSC_DEADLINE_U64 = APIC_PAGE_U64 + 8; // IA32_TSC_DEADLINE (MSR 6E0h)
 // When the timer counts: host nanoseconds when the count was loaded, and of the next expiry
@@ -276,8 +276,8 @@ export const EXIT_SHUTDOWN = 8; // a triple fault: the processor shut down
 // The vCPU is halted (HLT with the APIC present) and nothing can wake it now: the worker sleeps
 // until the APIC timer's deadline or a kick. Not shown to the owner.
 export const EXIT_HALTED = 9;
-// LINT0 takes an ExtINT and no in-core path answers the INTA cycle: the owner supplies the vector
-// (completeIo; all ones for none). Returned by the worker's env.acknowledgeExtInt, not by run().
+// LINT0 takes an ExtINT and the INTA cycle goes to the owner, who supplies the vector (completeIo;
+// all ones for none). Set by the vCPU worker while its env.acknowledgeExtInt waits; run() never returns it.
 export const EXIT_INTA = 10;
 
 // Address spaces of an I/O access

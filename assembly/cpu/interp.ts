@@ -101,6 +101,8 @@ export function deliverPendingException(): i32 {
   const pending = load<u32>(cpu + REG_PENDING_EXCEPTION_U32);
   if ((pending & EXCEPTION_PENDING) == 0) return EXIT_NONE;
   store<u32>(cpu + REG_PENDING_EXCEPTION_U32, 0);
+  // Like any event delivered to a halted vCPU, the exception ends the HLT state.
+  wake();
   beginInstruction();
   clearFault();
   clearExit();
