@@ -44,8 +44,8 @@ function valueMask(size: i32): u64 {
   return size == 8 ? 0xffffffffffffffff : (<u64>1 << (<u64>size * 8)) - 1;
 }
 
-/** Hands one access to the host; returns the read data (0 for writes). */
-function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, write: bool, value: u64): u64 {
+/** Hands one access to the host; returns the read data (0 for writes). `posted`: a write nobody waits for, whatever the region says. */
+function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, write: bool, value: u64, posted: bool = false): u64 {
   store<u32>(block + RUN_IO_SPACE_U32, space);
   store<u64>(block + RUN_IO_ADDR_U64, addr);
   store<u32>(block + RUN_IO_SIZE_U32, size);
@@ -55,7 +55,7 @@ function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, wr
     store<u64>(block + RUN_IO_OFFSET_U64, addr - load<u64>(entry + MAP_ENTRY_START_U64));
     store<u32>(block + RUN_IO_SOCKET_U32, load<u32>(entry + MAP_ENTRY_TARGET_U32));
     store<u32>(block + RUN_IO_TAG_U32, load<u32>(entry + MAP_ENTRY_TAG_U32));
-    store<u32>(block + RUN_IO_POSTED_U32, load<u32>(entry + MAP_ENTRY_FLAGS_U32) & REGION_FLAG_POSTED);
+    store<u32>(block + RUN_IO_POSTED_U32, posted ? 1 : load<u32>(entry + MAP_ENTRY_FLAGS_U32) & REGION_FLAG_POSTED);
   } else {
     store<u64>(block + RUN_IO_OFFSET_U64, addr);
     store<u32>(block + RUN_IO_SOCKET_U32, NO_SOCKET);
@@ -102,8 +102,11 @@ export function readPhys(block: usize, gpa: u64, size: i32): u64 {
   return value;
 }
 
-/** Writes the low `size` (1, 2, 4 or 8) bytes of `value` to guest physical memory. */
-export function writePhys(block: usize, gpa: u64, size: i32, value: u64): void {
+/**
+ * Writes the low `size` (1, 2, 4 or 8) bytes of `value` to guest physical memory; `posted`
+ * makes a write to an MMIO region a posted one even where the region does not ask for that.
+ */
+export function writePhys(block: usize, gpa: u64, size: i32, value: u64, posted: bool = false): void {
   if (apicPage(block, gpa)) {
     writeApicPage(<u32>gpa & 0xfff, size, <u32>value);
     return;
@@ -121,7 +124,7 @@ export function writePhys(block: usize, gpa: u64, size: i32, value: u64): void {
       if (load<u32>(VMH_BASE + VMH_DIRTY_LOG_U32) != 0) markDirty(at, size);
       return;
     }
-    exitIo(block, entry, SPACE_MMIO, gpa, size, true, value & valueMask(size));
+    exitIo(block, entry, SPACE_MMIO, gpa, size, true, value & valueMask(size), posted);
     return;
   }
   if (entry == 0 && (size == 1 || findRegion(block, gpa + <u64>size - 1, false) == 0)) {

@@ -152,7 +152,7 @@ export function writeApicPage(offset: u32, size: i32, value: u32): void {
     case APIC_REG_EOI: {
       const level = endOfInterrupt();
       // A level-triggered interrupt's EOI goes to the IOAPIC as a posted write, not waited for.
-      if (level >= 0) writePhys(cpu, IOAPIC_EOI_GPA, 4, <u64>level);
+      if (level >= 0) writePhys(cpu, IOAPIC_EOI_GPA, 4, <u64>level, true);
       noteEvent();
       break;
     }
