@@ -1,15 +1,17 @@
 // Guest physical and port accesses through the memory map. RAM is a load or store in the shared
 // memory; ROM ignores writes; MMIO and port regions call the host's `io` import, which carries
 // the access to the region's socket or, when no socket claims it, to the vCPU's owner. An access
-// that straddles two regions is split into byte accesses, as the bus would split it.
+// that straddles two regions is split into byte accesses, as the bus would split it. The local
+// APIC's page, when it claims one, comes before the map: the APIC answers in the core.
 
 import {
   MAP_ENTRY_START_U64, MAP_ENTRY_END_U64, MAP_ENTRY_TARGET_U32, MAP_ENTRY_TAG_U32,
   MAP_ENTRY_KIND_U32, MAP_ENTRY_FLAGS_U32, REGION_RAM, REGION_ROM, REGION_FLAG_POSTED,
   RUN_IO_SPACE_U32, RUN_IO_ADDR_U64, RUN_IO_OFFSET_U64, RUN_IO_DATA_U64, RUN_IO_SIZE_U32,
   RUN_IO_WRITE_U32, RUN_IO_SOCKET_U32, RUN_IO_TAG_U32, RUN_IO_POSTED_U32, NO_SOCKET, SPACE_MMIO,
-  SPACE_PIO, VMH_BASE, VMH_DIRTY_LOG_U32, VMH_DIRTY_BASE_U32, VMH_RAM_BASE_U32, PAGE_SHIFT,
+  SPACE_PIO, VMH_BASE, VMH_DIRTY_LOG_U32, VMH_DIRTY_BASE_U32, VMH_RAM_BASE_U32, PAGE_SHIFT, APIC_PAGE_U64,
 } from "./abi/layout";
+import { readApicPage, writeApicPage } from "./apic/apic";
 import { findRegion } from "./memory-map";
 import { syncForExit } from "./cpu/sync";
 
@@ -23,6 +25,7 @@ declare function hostIo(block: usize): void;
  * aligned, so a page never straddles two regions.
  */
 export function pageHost(block: usize, gpa: u64, write: bool): usize {
+  if (apicPage(block, gpa)) return 0;
   const entry = findRegion(block, gpa, false);
   if (entry == 0) return 0;
   const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
@@ -31,12 +34,18 @@ export function pageHost(block: usize, gpa: u64, write: bool): usize {
   return <usize>load<u32>(entry + MAP_ENTRY_TARGET_U32) + <usize>page;
 }
 
+/** Whether `gpa` lies in the page the local APIC claims (APIC_PAGE_U64 holds it | 1, or 0). */
+// @ts-ignore: decorator
+@inline function apicPage(block: usize, gpa: u64): bool {
+  return ((gpa & ~<u64>0xfff) | 1) == load<u64>(block + APIC_PAGE_U64);
+}
+
 function valueMask(size: i32): u64 {
   return size == 8 ? 0xffffffffffffffff : (<u64>1 << (<u64>size * 8)) - 1;
 }
 
-/** Hands one access to the host; returns the read data (0 for writes). */
-function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, write: bool, value: u64): u64 {
+/** Hands one access to the host; returns the read data (0 for writes). `posted`: a write nobody waits for, whatever the region says. */
+function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, write: bool, value: u64, posted: bool = false): u64 {
   store<u32>(block + RUN_IO_SPACE_U32, space);
   store<u64>(block + RUN_IO_ADDR_U64, addr);
   store<u32>(block + RUN_IO_SIZE_U32, size);
@@ -46,7 +55,7 @@ function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, wr
     store<u64>(block + RUN_IO_OFFSET_U64, addr - load<u64>(entry + MAP_ENTRY_START_U64));
     store<u32>(block + RUN_IO_SOCKET_U32, load<u32>(entry + MAP_ENTRY_TARGET_U32));
     store<u32>(block + RUN_IO_TAG_U32, load<u32>(entry + MAP_ENTRY_TAG_U32));
-    store<u32>(block + RUN_IO_POSTED_U32, load<u32>(entry + MAP_ENTRY_FLAGS_U32) & REGION_FLAG_POSTED);
+    store<u32>(block + RUN_IO_POSTED_U32, posted ? 1 : load<u32>(entry + MAP_ENTRY_FLAGS_U32) & REGION_FLAG_POSTED);
   } else {
     store<u64>(block + RUN_IO_OFFSET_U64, addr);
     store<u32>(block + RUN_IO_SOCKET_U32, NO_SOCKET);
@@ -72,6 +81,7 @@ export function markDirty(ramAddr: usize, size: i32): void {
 
 /** Reads `size` (1, 2, 4 or 8) bytes of guest physical memory, little-endian. */
 export function readPhys(block: usize, gpa: u64, size: i32): u64 {
+  if (apicPage(block, gpa)) return readApicPage(<u32>gpa & 0xfff, size);
   const entry = findRegion(block, gpa, false);
   if (entry != 0 && gpa + <u64>size <= load<u64>(entry + MAP_ENTRY_END_U64)) {
     const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
@@ -92,8 +102,15 @@ export function readPhys(block: usize, gpa: u64, size: i32): u64 {
   return value;
 }
 
-/** Writes the low `size` (1, 2, 4 or 8) bytes of `value` to guest physical memory. */
-export function writePhys(block: usize, gpa: u64, size: i32, value: u64): void {
+/**
+ * Writes the low `size` (1, 2, 4 or 8) bytes of `value` to guest physical memory; `posted`
+ * makes a write to an MMIO region a posted one even where the region does not ask for that.
+ */
+export function writePhys(block: usize, gpa: u64, size: i32, value: u64, posted: bool = false): void {
+  if (apicPage(block, gpa)) {
+    writeApicPage(<u32>gpa & 0xfff, size, <u32>value);
+    return;
+  }
   const entry = findRegion(block, gpa, false);
   if (entry != 0 && gpa + <u64>size <= load<u64>(entry + MAP_ENTRY_END_U64)) {
     const kind = load<u32>(entry + MAP_ENTRY_KIND_U32);
@@ -107,7 +124,7 @@ export function writePhys(block: usize, gpa: u64, size: i32, value: u64): void {
       if (load<u32>(VMH_BASE + VMH_DIRTY_LOG_U32) != 0) markDirty(at, size);
       return;
     }
-    exitIo(block, entry, SPACE_MMIO, gpa, size, true, value & valueMask(size));
+    exitIo(block, entry, SPACE_MMIO, gpa, size, true, value & valueMask(size), posted);
     return;
   }
   if (entry == 0 && (size == 1 || findRegion(block, gpa + <u64>size - 1, false) == 0)) {

@@ -11,6 +11,7 @@ import { loadFlags, storeFlags } from "./cpu/flags";
 import { acceptInterrupts, deliverPendingException, loadShadow, step, storeShadow } from "./cpu/interp";
 import { flushTlb, updatePrivilege } from "./cpu/memory";
 import { enter, leave } from "./cpu/state";
+import { resetApic as resetApicState } from "./apic/apic";
 
 /** The memory-map generation the TLB was filled under; a new one flushes it. */
 let tlbGeneration: u32 = 0;
@@ -18,6 +19,12 @@ let tlbGeneration: u32 = 0;
 /** End of the module's static data; the host checks it lies below CORE_STATIC_END. */
 export function heapBase(): usize {
   return __heap_base;
+}
+
+/** Puts the local APIC of the vCPU at `block` in its power-up state (the vCPU worker does at start). */
+export function resetApic(block: usize): void {
+  enter(block);
+  resetApicState();
 }
 
 /**

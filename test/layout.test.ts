@@ -33,10 +33,13 @@ test("vCPU block fields (control, run block, registers) are aligned and disjoint
   block.push(["segments", L.REG_SEG_BASE, L.SEG_COUNT * L.SEG_SIZE], ["debug registers", L.REG_DR_U64, L.REG_DR_COUNT * 8]);
   block.push(...fields("FPU_").filter(([n]) => !n.startsWith("FPU_REG_")), ["x87 registers", L.FPU_REG_BASE, L.FPU_REG_COUNT * L.FPU_REG_SIZE]);
   block.push(["TLB", L.TLB_BASE, L.TLB_ENTRIES * L.TLB_ENTRY_SIZE]);
+  block.push(...fields("APIC_"), ["APIC register image", L.APIC_REGS_BASE, L.APIC_REGS_SIZE]);
   assertNoOverlap(block.filter(([n]) => n !== "REG_DR_U64"), L.VCPU_BLOCK_SIZE);
-  assert.ok(L.RUN_END <= L.REGS_BASE && L.REGS_END <= L.FPU_BASE && L.FPU_END <= L.TLB_BASE && L.TLB_END <= L.VCPU_BLOCK_SIZE);
+  assert.ok(L.RUN_END <= L.REGS_BASE && L.REGS_END <= L.FPU_BASE && L.FPU_END <= L.APIC_BASE && L.TLB_END <= L.VCPU_BLOCK_SIZE);
+  assert.ok(L.APIC_BASE === 4096 && L.APIC_END <= L.APIC_LIMIT && L.APIC_LIMIT <= L.TLB_BASE, "the APIC keeps to vCPU-block bytes 4096..6143");
+  assert.ok(L.APIC_REG_TIMER_DIVIDE < L.APIC_REGS_SIZE);
   // Words two parties poll sit on cache lines of their own.
-  const polled = [L.VCPU_REQUEST_U32, L.VCPU_STATE_U32, L.VCPU_MAP_GEN_U32];
+  const polled = [L.VCPU_REQUEST_U32, L.VCPU_STATE_U32, L.VCPU_MAP_GEN_U32, L.APIC_INBOX_IRR_U32, L.APIC_SLEEPING_U32, L.APIC_EXTINT_LEVEL_U32];
   assert.equal(new Set(polled.map((o) => Math.floor(o / L.CACHE_LINE))).size, polled.length);
 });
 

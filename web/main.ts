@@ -60,6 +60,8 @@ function describeExit(exit: VcpuExit): string {
       return `Guest raised exception ${exit.vector} at ${hex(exit.rip)}.`;
     case "shutdown":
       return "Guest triple-faulted: the processor shut down.";
+    case "interrupt-acknowledge":
+      return "Guest took an ExtINT that no interrupt controller answered.";
   }
 }
 

@@ -4,12 +4,12 @@
  * appear here.
  */
 import {
-  EXIT_EXCEPTION, EXIT_FETCH, EXIT_HLT, EXIT_IO, EXIT_SHUTDOWN, EXIT_UNSUPPORTED, REG_RIP_U64, RUN_EXIT_DETAIL_U32,
+  EXIT_EXCEPTION, EXIT_FETCH, EXIT_HLT, EXIT_INTA, EXIT_IO, EXIT_SHUTDOWN, EXIT_UNSUPPORTED, REG_RIP_U64, RUN_EXIT_DETAIL_U32,
   RUN_EXIT_ERROR_CODE_U32, RUN_EXIT_HAS_ERROR_CODE_U32, RUN_EXIT_REASON_U32, RUN_IO_ADDR_U64, RUN_IO_DATA_U64,
   RUN_IO_SIZE_U32, RUN_IO_SPACE_U32, RUN_IO_WRITE_U32, SPACE_PIO,
 } from "../assembly/abi/layout";
 
-/** The guest executed HLT (no in-core interrupt controller wakes it yet). RIP is past it. */
+/** The guest executed HLT with its local APIC hidden or disabled (else the vCPU sleeps in the worker). RIP is past it. */
 export interface HltExit { reason: "hlt" }
 /**
  * An MMIO or port access no socket claims. For a read, answer with `vcpu.completeIo(value)`
@@ -40,9 +40,15 @@ export interface ExceptionExit { reason: "exception"; vector: number; errorCode?
 export interface ShutdownExit { reason: "shutdown" }
 /** Code was fetched from a linear address with no RAM or ROM behind it. */
 export interface FetchFaultExit { reason: "fetch-fault"; address: number }
+/**
+ * The vCPU takes an ExtINT (the 8259's INT through LINT0) and runs the INTA cycle: answer with
+ * `vcpu.completeIo(vector)` before the next `run()`; no answer (or a value above 0xff) means the
+ * 8259 supplied none.
+ */
+export interface InterruptAcknowledgeExit { reason: "interrupt-acknowledge" }
 
 /** Why `vcpu.run()` returned. */
-export type VcpuExit = HltExit | IoExit | UnsupportedInstructionExit | FetchFaultExit | ExceptionExit | ShutdownExit;
+export type VcpuExit = HltExit | IoExit | UnsupportedInstructionExit | FetchFaultExit | ExceptionExit | ShutdownExit | InterruptAcknowledgeExit;
 
 /** Decodes the exit stored in the run block of the vCPU block at `block`. */
 export function decodeExit(buffer: ArrayBufferLike, block: number): VcpuExit {
@@ -66,6 +72,8 @@ export function decodeExit(buffer: ArrayBufferLike, block: number): VcpuExit {
       return { reason: "fetch-fault", address: view.getUint32(RUN_EXIT_DETAIL_U32, true) };
     case EXIT_SHUTDOWN:
       return { reason: "shutdown" };
+    case EXIT_INTA:
+      return { reason: "interrupt-acknowledge" };
     case EXIT_EXCEPTION: {
       const exit: ExceptionExit = { reason: "exception", vector: view.getUint32(RUN_EXIT_DETAIL_U32, true), rip: Number(view.getBigUint64(REG_RIP_U64, true)) };
       if (view.getUint32(RUN_EXIT_HAS_ERROR_CODE_U32, true) !== 0) exit.errorCode = view.getUint32(RUN_EXIT_ERROR_CODE_U32, true);

@@ -4,6 +4,12 @@
  * size, so a batch of (tag, value) pairs describes itself. Tags are ABI: append, never renumber.
  */
 import {
+  APIC_ACTIVITY_U32, APIC_BASE_MSR_U64, APIC_ESR_PENDING_U32, APIC_EXTINT_LEVEL_U32, APIC_HIDDEN_U32, APIC_INIT_U32,
+  APIC_NMI_U32, APIC_REG_DFR, APIC_REG_ESR, APIC_REG_ICR_HIGH, APIC_REG_ICR_LOW, APIC_REG_ID, APIC_REG_IRR,
+  APIC_REG_ISR, APIC_REG_LDR, APIC_REG_LVT_ERROR, APIC_REG_LVT_LINT0, APIC_REG_LVT_LINT1, APIC_REG_LVT_PERF,
+  APIC_REG_LVT_THERMAL, APIC_REG_LVT_TIMER, APIC_REG_SVR, APIC_REG_TIMER_DIVIDE, APIC_REG_TIMER_INITIAL, APIC_REG_TMR,
+  APIC_REG_TPR, APIC_REG_VERSION, APIC_REGS_BASE, APIC_SIPI_U32, APIC_TIMER_DEADLINE_U64, APIC_TIMER_START_U64,
+  APIC_TSC_DEADLINE_U64,
   REG_EFER_U32, REG_KVM_SYSTEM_TIME_U64, REG_KVM_WALL_CLOCK_U64, REG_PENDING_ERROR_CODE_U32, REG_PENDING_EXCEPTION_U32, FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
   FPU_REG_SIGNIFICAND_U64, FPU_REG_SIZE, FPU_SW_U16, FPU_TW_U16, REG_INJECT_U32, REG_INTERRUPT_SHADOW_U32, REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32,
   VCPU_EXCEPTION_EXITS_U32, REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
@@ -12,7 +18,7 @@ import {
 } from "../assembly/abi/layout";
 
 /** Register sets, the high byte of a tag ("counter" holds the VM's own per-vCPU controls and counts). */
-export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5, dr: 6, table: 7, msr: 8, events: 9, fpu: 10 } as const;
+export const RegisterSet = { gpr: 1, control: 2, segment: 3, cr: 4, counter: 5, dr: 6, table: 7, msr: 8, events: 9, fpu: 10, apic: 11 } as const;
 
 /** rw: guest and host write it; ro: nobody writes it through the API; guest-ro: host-only writes. */
 export type RegisterAccess = "rw" | "ro" | "guest-ro";
@@ -45,6 +51,17 @@ const row = (name: string, set: number, number: number, bytes: RegisterInfo["byt
   ({ name, tag: makeTag(set, bytes, number), bytes, access, offset });
 
 const GPR_NAMES = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"];
+
+/** The APIC's stored registers, numbered by xAPIC offset / 16 (PPR, APR, the current count are computed on reads of the page). */
+const APIC_REGISTERS: [string, number][] = [
+  ["id", APIC_REG_ID], ["version", APIC_REG_VERSION], ["tpr", APIC_REG_TPR], ["ldr", APIC_REG_LDR], ["dfr", APIC_REG_DFR],
+  ["svr", APIC_REG_SVR],
+  ...[0, 1, 2, 3, 4, 5, 6, 7].flatMap((n): [string, number][] => [[`isr${n}`, APIC_REG_ISR + n * 16], [`tmr${n}`, APIC_REG_TMR + n * 16], [`irr${n}`, APIC_REG_IRR + n * 16]]),
+  ["esr", APIC_REG_ESR], ["icr_low", APIC_REG_ICR_LOW], ["icr_high", APIC_REG_ICR_HIGH], ["lvt_timer", APIC_REG_LVT_TIMER],
+  ["lvt_thermal", APIC_REG_LVT_THERMAL], ["lvt_perf", APIC_REG_LVT_PERF], ["lvt_lint0", APIC_REG_LVT_LINT0],
+  ["lvt_lint1", APIC_REG_LVT_LINT1], ["lvt_error", APIC_REG_LVT_ERROR], ["initial_count", APIC_REG_TIMER_INITIAL],
+  ["divide_config", APIC_REG_TIMER_DIVIDE],
+];
 const SEG_NAMES = ["es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr"];
 
 /** Every register the accessors know. */
@@ -78,6 +95,8 @@ export const REGISTERS: readonly RegisterInfo[] = [
   // kvmclock's MSRs (4B564D0xh, numbered 4D00h | x): the guest physical addresses of its structures.
   row("kvm_wall_clock", RegisterSet.msr, 0x4d00, 8, REG_KVM_WALL_CLOCK_U64),
   row("kvm_system_time", RegisterSet.msr, 0x4d01, 8, REG_KVM_SYSTEM_TIME_U64),
+  row("apic_base", RegisterSet.msr, 0x1b, 8, APIC_BASE_MSR_U64),
+  row("tsc_deadline", RegisterSet.msr, 0x6e0, 8, APIC_TSC_DEADLINE_U64),
   // Event state: the interrupt shadow, and an injected external interrupt (vector | 0x100) not yet taken.
   row("interrupt_shadow", RegisterSet.events, 0, 4, REG_INTERRUPT_SHADOW_U32),
   row("pending_interrupt", RegisterSet.events, 1, 4, REG_INJECT_U32, "guest-ro"),
@@ -98,6 +117,20 @@ export const REGISTERS: readonly RegisterInfo[] = [
     row(`fpu.r${n}.significand`, RegisterSet.fpu, 0x10 + 2 * n, 8, FPU_REG_BASE + n * FPU_REG_SIZE + FPU_REG_SIGNIFICAND_U64),
     row(`fpu.r${n}.sign_exponent`, RegisterSet.fpu, 0x11 + 2 * n, 2, FPU_REG_BASE + n * FPU_REG_SIZE + FPU_REG_SIGN_EXP_U16),
   ]),
+  // The local APIC: its register image, then its state beyond it (numbers from 100h): errors not yet
+  // latched into the ESR, the timer's start and deadline (host ns), the HLT state, NMI pending and
+  // blocked bits, INIT and start-up IPIs received, and the owner's switches: hide the APIC, the
+  // 8259's INT level.
+  ...APIC_REGISTERS.map(([name, offset]) => row(`apic.${name}`, RegisterSet.apic, offset >> 4, 4, APIC_REGS_BASE + offset)),
+  row("apic.esr_pending", RegisterSet.apic, 0x100, 4, APIC_ESR_PENDING_U32),
+  row("apic.timer_start", RegisterSet.apic, 0x101, 8, APIC_TIMER_START_U64),
+  row("apic.timer_deadline", RegisterSet.apic, 0x102, 8, APIC_TIMER_DEADLINE_U64),
+  row("apic.activity", RegisterSet.apic, 0x103, 4, APIC_ACTIVITY_U32),
+  row("apic.nmi", RegisterSet.apic, 0x104, 4, APIC_NMI_U32),
+  row("apic.init_count", RegisterSet.apic, 0x105, 4, APIC_INIT_U32),
+  row("apic.sipi", RegisterSet.apic, 0x106, 4, APIC_SIPI_U32),
+  row("apic.hidden", RegisterSet.apic, 0x107, 4, APIC_HIDDEN_U32, "guest-ro"),
+  row("apic.extint_level", RegisterSet.apic, 0x108, 4, APIC_EXTINT_LEVEL_U32, "guest-ro"),
 ];
 
 const BY_TAG = new Map(REGISTERS.map((r) => [r.tag, r]));

@@ -3,10 +3,13 @@
  * guest in slices, between which it passes a quiescent point (memory-map RCU) and reads its
  * request word. Device accesses go to sockets from inside the `io` import; everything else the
  * guest needs from the owner is an exit. The owner talks to it only through the vCPU block
- * (workers/vcpu.ts is the other side), so a running vCPU needs no message from anyone.
+ * (workers/vcpu.ts is the other side), so a running vCPU needs no message from anyone. With a
+ * local APIC, HLT does not exit: the worker sleeps on its request word until the APIC timer's
+ * deadline or a kick (an interrupt sent through workers/apic-bus.ts, or the owner).
  */
 import {
-  CORE_STATIC_END, EXIT_BUDGET, EXIT_IO, EXIT_REQUEST, NO_SOCKET, OP_READ, OP_WRITE, OP_WRITE_POSTED,
+  APIC_SLEEPING_U32, APIC_TIMER_DEADLINE_U64, CORE_STATIC_END, EXIT_BUDGET, EXIT_HALTED, EXIT_INTA, EXIT_IO,
+  EXIT_REQUEST, NO_SOCKET, OP_READ, OP_WRITE, OP_WRITE_POSTED,
   REQ_DESTROY, REQ_KICK, REQ_PAUSE, REQ_RUN, RUN_EXIT_REASON_U32, RUN_IO_DATA_U64, RUN_IO_OFFSET_U64,
   RUN_IO_POSTED_U32, RUN_IO_SIZE_U32, RUN_IO_SOCKET_U32, RUN_IO_SPACE_U32, RUN_IO_TAG_U32, RUN_IO_WRITE_U32,
   VCPU_EXIT_SEQ_U32, VCPU_INDEX_U32, VCPU_MAGIC, VCPU_MAGIC_U32, VCPU_MAP_GEN_U32, VCPU_REQUEST_U32,
@@ -14,6 +17,7 @@ import {
   VCPU_STATE_RUNNING, VCPU_STATE_U32, VMH_BASE, VMH_GP_WAITERS_U32, VMH_MAP_GEN_U32,
 } from "../assembly/abi/layout";
 import { hostNanoseconds } from "./host-clock";
+import { SliceBudget } from "./slice-budget";
 import { newMessage, SocketRequester, type SocketEndpoint } from "./socket";
 import { readHeader, socketBlockBase, vcpuBlockBase, type VmLayout } from "./vm-layout";
 import { firstMessage, workerScope } from "./worker-handle";
@@ -32,6 +36,7 @@ export type VcpuWorkerMessage = { type: "failed"; message: string };
 
 interface CoreExports {
   run(block: number, budget: number): number;
+  resetApic(block: number): void;
   heapBase(): number;
 }
 
@@ -62,13 +67,14 @@ class VcpuThread {
 
   async start(): Promise<void> {
     const instance = await WebAssembly.instantiate(this.init.core, {
-      env: { memory: this.init.memory, io: () => this.io(), hostNanoseconds },
+      env: { memory: this.init.memory, io: () => this.io(), hostNanoseconds, acknowledgeExtInt: () => this.acknowledgeExtInt() },
     });
     this.core = instance.exports as unknown as CoreExports;
     if (this.core.heapBase() > CORE_STATIC_END) {
       throw new Error(`core static data ends at ${this.core.heapBase()}, past CORE_STATIC_END ${CORE_STATIC_END}`);
     }
     this.words[this.at(VCPU_INDEX_U32)] = this.init.index;
+    this.core.resetApic(this.block);
     Atomics.store(this.words, this.at(VCPU_MAGIC_U32), VCPU_MAGIC);
     this.setState(VCPU_STATE_READY);
     this.loop();
@@ -147,8 +153,32 @@ class VcpuThread {
     return true;
   }
 
+  /** Host nanoseconds at which the APIC timer is due, or 0. */
+  private timerDeadline(): number {
+    const at = this.at(APIC_TIMER_DEADLINE_U64);
+    return (this.words[at] >>> 0) + (this.words[at + 1] >>> 0) * 2 ** 32;
+  }
+
+  /**
+   * The vCPU is in HLT with nothing to take: sleep on the request word until the timer is due or
+   * anyone sets a request bit (a kick from an interrupt sender, pause, destroy). APIC_SLEEPING_U32
+   * tells senders to notify; it is set before the request word is read, and senders set their bit
+   * before reading it, so one of the two always sees the other.
+   */
+  private sleepWhileHalted(): void {
+    this.quiescentIdle();
+    const request = this.at(VCPU_REQUEST_U32);
+    const sleeping = this.at(APIC_SLEEPING_U32);
+    Atomics.store(this.words, sleeping, 1);
+    const bits = Atomics.load(this.words, request);
+    const deadline = this.timerDeadline();
+    const timeout = deadline === 0 ? Infinity : (deadline - hostNanoseconds()) / 1e6;
+    if (bits === 0 && timeout > 0) Atomics.wait(this.words, request, 0, timeout);
+    Atomics.store(this.words, sleeping, 0);
+  }
+
   private loop(): void {
-    const slice = this.init.slice ?? 1_000_000;
+    const slices = new SliceBudget(this.init.slice ?? 1_000_000);
     const request = this.at(VCPU_REQUEST_U32);
     try {
       let alive = this.waitForRun();
@@ -161,8 +191,13 @@ class VcpuThread {
         }
         if (bits & REQ_KICK) Atomics.and(this.words, request, ~REQ_KICK);
         this.quiescentPoint();
-        const reason = this.core.run(this.block, slice);
+        const reason = this.core.run(this.block, slices.next(hostNanoseconds(), this.timerDeadline()));
+        if (reason === EXIT_BUDGET) slices.usedUp(hostNanoseconds());
         if (reason === EXIT_BUDGET || reason === EXIT_REQUEST) continue;
+        if (reason === EXIT_HALTED) {
+          this.sleepWhileHalted();
+          continue;
+        }
         this.exitToOwner();
         alive = this.waitForRun();
       }
@@ -233,6 +268,22 @@ class VcpuThread {
     this.words[this.at(RUN_EXIT_REASON_U32)] = EXIT_IO;
     this.exitToOwner();
     if (!this.waitForRun()) throw new Destroyed();
+  }
+
+  /**
+   * The core's `acknowledgeExtInt` import, the INTA cycle to the 8259 behind LINT0: until the
+   * chipset answers it over a socket, an exit to the owner, who supplies the vector with
+   * completeIo() (anything above 0xff, or no answer, means none).
+   */
+  private acknowledgeExtInt(): number {
+    const data = this.at(RUN_IO_DATA_U64);
+    this.words[data] = -1;
+    this.words[data + 1] = -1;
+    this.words[this.at(RUN_EXIT_REASON_U32)] = EXIT_INTA;
+    this.exitToOwner();
+    if (!this.waitForRun()) throw new Destroyed();
+    const low = this.words[data] >>> 0;
+    return this.words[data + 1] === 0 && low <= 0xff ? low : -1;
   }
 }
 

@@ -122,7 +122,7 @@ export class Vcpu {
     }
   }
 
-  /** Answers the read of an I/O exit: the value the guest's instruction receives. */
+  /** Answers the read of an I/O exit (the value the guest's instruction receives) or an interrupt-acknowledge exit (the vector). */
   completeIo(value: bigint | number): void {
     if (this.rawState !== VCPU_STATE_EXITED) throw new VcpuError(`vCPU ${this.index} has no I/O exit to complete (${this.state})`);
     new DataView(this.memory.buffer, this.block).setBigUint64(RUN_IO_DATA_U64, BigInt.asUintN(64, BigInt(value)), true);
@@ -152,7 +152,8 @@ export class Vcpu {
   /**
    * Injects external interrupt `vector` (like KVM_INTERRUPT): the vCPU takes it at the first
    * instruction boundary where IF is set and no interrupt shadow is active, replacing any
-   * injected interrupt not yet taken.
+   * injected interrupt not yet taken. It bypasses the local APIC (as an INTR-pin interrupt
+   * would) and wakes a vCPU sleeping in HLT; interrupts through the APIC go by workers/apic-bus.ts.
    */
   injectInterrupt(vector: number): void {
     if (!Number.isInteger(vector) || vector < 0 || vector > 255) throw new RangeError(`interrupt vector must be 0..255, got ${vector}`);

@@ -10,7 +10,7 @@ import {
 } from "../assembly/abi/layout";
 import { DirtyLog } from "./dirty-log";
 import { encodeMemoryMap, validateMemoryMap, type Region } from "./memory-map";
-import { resetState, writeRegisters } from "./registers";
+import { REG, resetState, writeRegisters } from "./registers";
 import { initSocket, type SocketEndpoint } from "./socket";
 import { Vcpu } from "./vcpu";
 import { computeLayout, socketBlockBase, vcpuBlockBase, writeHeader, type VmLayout } from "./vm-layout";
@@ -31,6 +31,12 @@ export interface VmOptions {
   spawnVcpu: () => WorkerHandle;
   /** Guest instructions per slice between a vCPU's quiescent points (default 1,000,000). */
   slice?: number;
+  /**
+   * Whether the guest sees each vCPU's local APIC (default false: hidden, so HLT exits to the
+   * owner, as bare-CPU programs and tests expect). A PC board sets it: HLT then sleeps in the
+   * vCPU worker until an interrupt or the APIC timer.
+   */
+  localApic?: boolean;
 }
 
 export class Vm {
@@ -129,6 +135,7 @@ export class Vm {
     const block = vcpuBlockBase(index);
     new Uint8Array(this.memory.buffer, block, VCPU_BLOCK_SIZE).fill(0);
     writeRegisters(this.memory.buffer, block, resetState());
+    if (!this.options.localApic) writeRegisters(this.memory.buffer, block, [{ tag: REG["apic.hidden"], value: 1 }]);
     const vcpu = await Vcpu.start(this.memory, this.options.core, index, this.options.spawnVcpu(), this.options.slice);
     this.vcpuList[index] = vcpu;
     return vcpu;

@@ -179,6 +179,78 @@ export const TLB_WRITE_GLOBAL_U32 = 28; // TLB_FLAG_GLOBAL
 export const TLB_ENTRY_SIZE = 32;
 export const TLB_END = TLB_BASE + TLB_ENTRIES * TLB_ENTRY_SIZE;
 
+// Local APIC (SDM vol. 3, chapter 11), xAPIC mode, in vCPU-block bytes 4096..6143.
+// The register image is the first KiB of the APIC page as the guest sees it (each register at
+// its xAPIC offset, 16-byte stride, as KVM_GET_LAPIC stores it): APIC_REGS_BASE + APIC_REG_*.
+export const APIC_BASE = 4096;
+export const APIC_REGS_BASE = APIC_BASE;
+export const APIC_REGS_SIZE = 1024;
+export const APIC_REG_ID = 0x20;
+export const APIC_REG_VERSION = 0x30;
+export const APIC_REG_TPR = 0x80;
+export const APIC_REG_APR = 0x90;
+export const APIC_REG_PPR = 0xa0;
+export const APIC_REG_EOI = 0xb0;
+export const APIC_REG_LDR = 0xd0;
+export const APIC_REG_DFR = 0xe0;
+export const APIC_REG_SVR = 0xf0;
+export const APIC_REG_ISR = 0x100; // 8 registers of 32 bits, vectors 0-31 first
+export const APIC_REG_TMR = 0x180;
+export const APIC_REG_IRR = 0x200;
+export const APIC_REG_ESR = 0x280;
+export const APIC_REG_ICR_LOW = 0x300;
+export const APIC_REG_ICR_HIGH = 0x310;
+export const APIC_REG_LVT_TIMER = 0x320;
+export const APIC_REG_LVT_THERMAL = 0x330;
+export const APIC_REG_LVT_PERF = 0x340;
+export const APIC_REG_LVT_LINT0 = 0x350;
+export const APIC_REG_LVT_LINT1 = 0x360;
+export const APIC_REG_LVT_ERROR = 0x370;
+export const APIC_REG_TIMER_INITIAL = 0x380;
+export const APIC_REG_TIMER_CURRENT = 0x390;
+export const APIC_REG_TIMER_DIVIDE = 0x3e0;
+// Inbox: what other agents (IOAPIC, other vCPUs' ICRs, the owner) send. Senders set bits with
+// an atomic OR, then set REQ_KICK and notify VCPU_REQUEST_U32 when APIC_SLEEPING_U32 is set
+// (workers/apic-bus.ts); the core takes the inbox at run() entry, so a kick makes it look.
+export const APIC_INBOX_IRR_U32 = APIC_REGS_BASE + APIC_REGS_SIZE; // 8 words: vector bits
+export const APIC_INBOX_TMR_U32 = APIC_INBOX_IRR_U32 + 32; // 8 words: set before IRR for level
+export const APIC_INBOX_EVENTS_U32 = APIC_INBOX_TMR_U32 + 32; // APIC_EVENT_*
+export const APIC_INBOX_SIPI_U32 = APIC_INBOX_EVENTS_U32 + 4; // vector of the last start-up IPI
+// Non-zero while the vCPU worker sleeps in HLT on VCPU_REQUEST_U32 (written by the worker only).
+export const APIC_SLEEPING_U32 = APIC_INBOX_IRR_U32 + 2 * CACHE_LINE;
+// The 8259 PIC's INT output (0 or 1), written by the chipset; LINT0 in ExtINT mode (or the
+// processor's INTR pin while the APIC is disabled or hidden) takes it through env.acknowledgeExtInt.
+export const APIC_EXTINT_LEVEL_U32 = APIC_SLEEPING_U32 + CACHE_LINE;
+// Owner-set: non-zero hides the APIC (CPUID.1:EDX[9] clear, MSR 1Bh #GP, page not claimed, HLT exits).
+export const APIC_HIDDEN_U32 = APIC_EXTINT_LEVEL_U32 + CACHE_LINE;
+// The core's own state beyond the register image.
+export const APIC_BASE_MSR_U64 = APIC_HIDDEN_U32 + 8; // IA32_APIC_BASE (MSR 1Bh), after 4 bytes of padding
+export const APIC_PAGE_U64 = APIC_BASE_MSR_U64 + 8; // the claimed page's address | 1, or 0
+export const APIC_TSC_DEADLINE_U64 = APIC_PAGE_U64 + 8; // IA32_TSC_DEADLINE (MSR 6E0h)
+// When the timer counts: host nanoseconds when the count was loaded, and of the next expiry
+// (0: not armed). The worker bounds its slices and HLT sleeps by the deadline.
+export const APIC_TIMER_START_U64 = APIC_TSC_DEADLINE_U64 + 8;
+export const APIC_TIMER_DEADLINE_U64 = APIC_TIMER_START_U64 + 8;
+export const APIC_ESR_PENDING_U32 = APIC_TIMER_DEADLINE_U64 + 8; // errors since the last ESR write
+export const APIC_ACTIVITY_U32 = APIC_ESR_PENDING_U32 + 4; // ACTIVITY_*
+export const APIC_NMI_U32 = APIC_ACTIVITY_U32 + 4; // NMI_PENDING | NMI_BLOCKED
+export const APIC_INIT_U32 = APIC_NMI_U32 + 4; // INIT IPIs received (recorded for SMP start-up)
+export const APIC_SIPI_U32 = APIC_INIT_U32 + 4; // last start-up vector | SIPI_RECEIVED
+export const APIC_END = APIC_SIPI_U32 + 4;
+export const APIC_LIMIT = 6144;
+export const APIC_EVENT_NMI = 1;
+export const APIC_EVENT_INIT = 2;
+export const APIC_EVENT_SIPI = 4;
+export const APIC_EVENT_LINT1 = 8; // an edge on the LINT1 pin, delivered as its LVT says
+export const ACTIVITY_ACTIVE = 0;
+export const ACTIVITY_HLT = 1;
+export const NMI_PENDING = 1;
+export const NMI_BLOCKED = 2;
+export const SIPI_RECEIVED = 0x100;
+// The IOAPIC's EOI register (82093AA-compatible IOAPIC version 20h): a level-triggered
+// interrupt's EOI is posted there with the vector as data.
+export const IOAPIC_EOI_GPA = 0xfec00040;
+
 // Request bits (VCPU_REQUEST_U32)
 export const REQ_RUN = 1;
 export const REQ_PAUSE = 2;
@@ -205,6 +277,12 @@ export const EXIT_FETCH = 6; // code fetch where no RAM or ROM is mapped (detail
 // An exception selected by VCPU_EXCEPTION_EXITS_U32 (detail: vector; error code fields).
 export const EXIT_EXCEPTION = 7;
 export const EXIT_SHUTDOWN = 8; // a triple fault: the processor shut down
+// The vCPU is halted (HLT with the APIC present) and nothing can wake it now: the worker sleeps
+// until the APIC timer's deadline or a kick. Not shown to the owner.
+export const EXIT_HALTED = 9;
+// LINT0 takes an ExtINT and the INTA cycle goes to the owner, who supplies the vector (completeIo;
+// all ones for none). Set by the vCPU worker while its env.acknowledgeExtInt waits; run() never returns it.
+export const EXIT_INTA = 10;
 
 // Address spaces of an I/O access
 export const SPACE_MMIO = 1;

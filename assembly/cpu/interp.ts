@@ -1,11 +1,11 @@
 // The interpreter's step: prefixes, then the whole instruction fetched and decoded before any of
 // it executes, then the handler from onebyte.ts or twobyte.ts. A faulting instruction is rolled
 // back (EIP, ESP) and its exception delivered by interrupts.ts, escalating to a double fault and
-// a shutdown as the SDM says (vol. 3, 6.15). Also the acceptance point for injected interrupts
-// and exceptions, and the interrupt shadow.
+// a shutdown as the SDM says (vol. 3, 6.15). Also the acceptance point for interrupts (picked by
+// apic/accept.ts) and injected exceptions, and the interrupt shadow.
 
 import {
-  EXCEPTION_HAS_CODE, EXCEPTION_PENDING, EXIT_EXCEPTION, EXIT_NONE, EXIT_SHUTDOWN, INJECT_PENDING,
+  EXCEPTION_HAS_CODE, EXCEPTION_PENDING, EXIT_EXCEPTION, EXIT_HALTED, EXIT_NONE, EXIT_SHUTDOWN, INJECT_PENDING,
   REG_INJECT_U32, REG_INTERRUPT_SHADOW_U32, REG_PENDING_ERROR_CODE_U32, REG_PENDING_EXCEPTION_U32,
   RUN_EXIT_DETAIL_U32, RUN_EXIT_ERROR_CODE_U32, RUN_EXIT_HAS_ERROR_CODE_U32, SEG_CS, SEG_DS, SEG_ES, SEG_FS,
   SEG_GS, SEG_SS, VCPU_EXCEPTION_EXITS_U32,
@@ -23,6 +23,7 @@ import { beginInstruction, cpu, csBig, eip, ESP, IF, reg32, setEip, setReg32, st
 import { twoByte } from "./twobyte";
 import { execute } from "./onebyte";
 import { clearExit, exitReason } from "./exit";
+import { halted, nextEvent, NO_EVENT, takeEvents, wake } from "../apic/accept";
 
 /** ESP at the start of the instruction, restored when it faults. */
 let startEsp: u32 = 0;
@@ -33,9 +34,10 @@ let startEsp: u32 = 0;
 let interruptShadow = false;
 
 /**
- * Whether the acceptance point has anything to look at (a shadow to end, an injected interrupt
- * waiting): false on almost every instruction, so the check is one global load. An injection
- * always comes with a kick, so it is seen at the next run() entry, where this is recomputed.
+ * Whether the acceptance point has anything to look at (a shadow to end, an interrupt or NMI
+ * waiting, the HLT state): false on almost every instruction, so the check is one global load.
+ * Whatever arrives from outside comes with a kick, so it is seen at the next run() entry, where
+ * this is recomputed; the guest's own changes (TPR, EOI, IRET after an NMI) call noteEvent().
  */
 let eventCheck = false;
 
@@ -45,9 +47,14 @@ export function blockInterruptsForOne(): void {
   eventCheck = true;
 }
 
+/** Makes the next acceptance point look for events (the interrupt controller's state changed). */
+export function noteEvent(): void {
+  eventCheck = true;
+}
+
 export function loadShadow(): void {
   interruptShadow = load<u32>(cpu + REG_INTERRUPT_SHADOW_U32) != 0;
-  eventCheck = interruptShadow || (atomic.load<u32>(cpu + REG_INJECT_U32) & INJECT_PENDING) != 0;
+  eventCheck = takeEvents() || interruptShadow || (atomic.load<u32>(cpu + REG_INJECT_U32) & INJECT_PENDING) != 0;
 }
 
 export function storeShadow(): void {
@@ -55,9 +62,10 @@ export function storeShadow(): void {
 }
 
 /**
- * The interrupt acceptance point, before each instruction: an injected external interrupt is
- * delivered when IF is set and no shadow is active; the shadow lasts only up to here. Returns
- * an exit reason when the delivery ends in one (a shutdown, an unsupported transfer).
+ * The interrupt acceptance point, before each instruction: an NMI, or when IF is set and no
+ * shadow is active a maskable interrupt (injected, ExtINT or the APIC's), is delivered; the
+ * shadow lasts only up to here. Returns an exit reason when the delivery ends in one (a
+ * shutdown, an unsupported transfer), or EXIT_HALTED when the vCPU is in HLT with nothing to take.
  */
 // @ts-ignore: decorator
 @inline export function acceptInterrupts(): i32 {
@@ -67,16 +75,16 @@ export function storeShadow(): void {
 function acceptPending(): i32 {
   const shadowed = interruptShadow;
   interruptShadow = false;
-  const pending = atomic.load<u32>(cpu + REG_INJECT_U32);
-  eventCheck = (pending & INJECT_PENDING) != 0;
-  if (!eventCheck || shadowed || (getFlags() & IF) == 0) return EXIT_NONE;
-  eventCheck = false;
-  atomic.store<u32>(cpu + REG_INJECT_U32, 0);
   beginInstruction();
   clearFault();
   clearExit();
   startEsp = reg32(ESP);
-  deliverInterrupt(<i32>(pending & 0xff), false, 0, false, eip);
+  const event = nextEvent(!shadowed, !shadowed && (getFlags() & IF) != 0);
+  // After a delivery another event may be pending behind it: look again at the next boundary.
+  eventCheck = event != NO_EVENT;
+  if (event < 0) return halted() ? EXIT_HALTED : EXIT_NONE;
+  wake();
+  deliverInterrupt(event & 0xff, false, 0, false, eip);
   if (faultVector == STOP) {
     setReg32(ESP, startEsp);
     clearFault();
@@ -93,6 +101,8 @@ export function deliverPendingException(): i32 {
   const pending = load<u32>(cpu + REG_PENDING_EXCEPTION_U32);
   if ((pending & EXCEPTION_PENDING) == 0) return EXIT_NONE;
   store<u32>(cpu + REG_PENDING_EXCEPTION_U32, 0);
+  // Like any event delivered to a halted vCPU, the exception ends the HLT state.
+  wake();
   beginInstruction();
   clearFault();
   clearExit();

@@ -3,7 +3,8 @@
 // stack operations, control transfers, flag operations, port I/O and software interrupts. The
 // 0F map is in twobyte.ts, the x87 escape (D8-DF) in x87.ts.
 
-import { EXIT_HLT, SEG_CS, SEG_DS, SEG_ES, SEG_SS } from "../abi/layout";
+import { SEG_CS, SEG_DS, SEG_ES, SEG_SS } from "../abi/layout";
+import { halt } from "../apic/accept";
 import { readPort, writePort } from "../guest-memory";
 import {
   aad, aam, alu, ALU_CMP, asciiAdjust, daa, das, dec, div, idiv, imul, inc, maskOf, mul, neg, quotient,
@@ -26,7 +27,7 @@ import {
 } from "./state";
 import { STR_CMPS, STR_INS, STR_LODS, STR_MOVS, STR_OUTS, STR_SCAS, STR_STOS, stringOp } from "./strings";
 import { fwait, x87 } from "./x87";
-import { requestExit, unsupported } from "./exit";
+import { unsupported } from "./exit";
 import { blockInterruptsForOne } from "./interp";
 
 /** An ALU operation on the r/m operand, atomically under LOCK. CMP writes nothing. */
@@ -458,7 +459,7 @@ export function execute(op: u32): void {
     case 0xf1: softwareInterrupt(1); break; // INT1 (ICEBP)
     case 0xf4: // HLT
       if (cpl() != 0) raiseCode(GP, 0);
-      else requestExit(EXIT_HLT);
+      else halt();
       break;
     case 0xf5: setArith(getFlags() ^ CF); break; // CMC
     case 0xf6: group3(1); break;

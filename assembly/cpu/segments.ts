@@ -12,6 +12,7 @@ import {
   gateParams, gateSelector, markAccessed, readDescriptor, READ_OUTSIDE, TYPE_CALL_GATE16, TYPE_CALL_GATE32,
   TYPE_TASK_GATE, TYPE_TSS16_AVAILABLE, TYPE_TSS32_AVAILABLE,
 } from "./descriptors";
+import { endNmiBlocking } from "../apic/accept";
 import { taskSwitch, TASK_CALL, TASK_IRET, TASK_JMP } from "./tasks";
 import { unsupported } from "./exit";
 import { faulted, GP, NP, raiseCode, SS_, TS } from "./fault";
@@ -437,6 +438,7 @@ export function interruptReturn(size: i32): void {
   const selector = peek(<u32>size, size) & 0xffff;
   const newFlags = peek(<u32>(2 * size), size);
   if (faulted()) return;
+  endNmiBlocking();
   // The flags the current (not the returned-to) privilege may change.
   const mask = writableFlags(size);
   if (!protectedMode()) {

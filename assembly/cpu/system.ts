@@ -6,8 +6,9 @@
 import {
   REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_IDTR_BASE_U64, REG_IDTR_LIMIT_U32,
   REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32, REG_TSC_OFFSET_U64, SEG_CS, SEG_LDTR,
-  SEG_SS, SEG_TR, TSC_HZ, REG_EFER_U32,
+  SEG_SS, SEG_TR, TSC_HZ, REG_EFER_U32, VCPU_INDEX_U32,
 } from "../abi/layout";
+import { apicPresent, apicVisible, MSR_APIC_BASE, MSR_TSC_DEADLINE, readApicMsr, writeApicMsr } from "../apic/apic";
 import { modrmMod, modrmReg, modrmRm, eaOffset, eaSeg, lockPrefix, opSize, readE, readG, writeE, writeG } from "./decode";
 import {
   descAttrs, descBase, descDpl, descLimit, DESC_CODE, DESC_CONFORMING, DESC_P, DESC_RW, DESC_S, setBusyBit,
@@ -303,6 +304,11 @@ const MSR_SYSENTER_EIP: u32 = 0x176;
 
 const MSR_EFER: u32 = 0xc0000080;
 
+/** IA32_APIC_BASE and IA32_TSC_DEADLINE exist while the APIC is not hidden (apic/apic.ts). */
+function isApicMsr(index: u32): bool {
+  return (index == MSR_APIC_BASE || index == MSR_TSC_DEADLINE) && apicVisible();
+}
+
 /** Block address of MSR `index`, or 0 for one the core does not implement. */
 function msrField(index: u32): usize {
   switch (index) {
@@ -316,7 +322,7 @@ function msrField(index: u32): usize {
 
 /** Host import: the host clock in nanoseconds (the same epoch in every worker of the VM). */
 @external("env", "hostNanoseconds")
-declare function hostNanoseconds(): f64;
+export declare function hostNanoseconds(): f64;
 
 /** The time-stamp counter: the host clock at TSC_HZ plus the guest-written offset. */
 function timeStampCounter(): u64 {
@@ -342,8 +348,8 @@ export function readMsr(): void {
     readTimeStampCounter();
     return;
   }
-  if (isKvmClockMsr(reg32(ECX))) {
-    const value = readKvmClockMsr(reg32(ECX));
+  if (isKvmClockMsr(reg32(ECX)) || isApicMsr(reg32(ECX))) {
+    const value = isApicMsr(reg32(ECX)) ? readApicMsr(reg32(ECX)) : readKvmClockMsr(reg32(ECX));
     setReg32(EAX, <u32>value);
     setReg32(EDX, <u32>(value >> 32));
     return;
@@ -367,6 +373,10 @@ export function writeMsr(): void {
   }
   if (isKvmClockMsr(reg32(ECX))) {
     writeKvmClockMsr(reg32(ECX), (<u64>reg32(EDX) << 32) | <u64>reg32(EAX), timeStampCounter(), hostNanoseconds());
+    return;
+  }
+  if (isApicMsr(reg32(ECX))) {
+    if (!writeApicMsr(reg32(ECX), (<u64>reg32(EDX) << 32) | <u64>reg32(EAX))) raiseCode(GP, 0);
     return;
   }
   const field = msrField(reg32(ECX));
@@ -410,8 +420,9 @@ export function sysexit(): void {
 
 /**
  * CPUID (SDM vol. 2, "CPUID"): leaf 0 gives the highest leaf and the vendor string, leaf 1 the
- * family/model/stepping and the features this core implements and its tests check (FPU, PSE,
- * TSC, PAE, CX8, SEP, PGE, CMOV, FXSR) with the hypervisor bit; 80000001h reports NX. The
+ * family/model/stepping, the initial APIC ID (the vCPU index) and the features this core
+ * implements and its tests check (FPU, PSE, TSC, PAE, CX8, SEP, PGE, CMOV, FXSR; APIC and
+ * TSC-deadline while the APIC is present) with the hypervisor bit; 80000001h reports NX. The
  * hypervisor range 40000000h-40000001h is KVM's (Linux Documentation/virt/kvm/x86/cpuid.rst),
  * offering kvmclock. Other leaves read as zero.
  */
@@ -443,6 +454,12 @@ export function cpuid(): void {
     a = 0x0633; // family 6, model 3, stepping 3 (a P6-class part; SYSENTER is valid from model 3)
     c = 1 << 31; // running under a hypervisor: look at the 40000000h leaves
     d = (1 << 0) | (1 << 3) | (1 << 4) | (1 << 6) | (1 << 8) | (1 << 11) | (1 << 13) | (1 << 15) | (1 << 24); // FPU PSE TSC PAE CX8 SEP PGE CMOV FXSR
+    b = load<u32>(cpu + VCPU_INDEX_U32) << 24;
+    // The APIC flag follows IA32_APIC_BASE's global enable (SDM 11.4.3).
+    if (apicPresent()) {
+      d |= 1 << 9;
+      c |= 1 << 24; // TSC-deadline timer
+    }
   }
   setReg32(EAX, a);
   setReg32(EBX, b);
