@@ -142,6 +142,17 @@ test("TPR masks lower priority classes; PPR follows TPR and the vector in servic
   assert.deepEqual(log(host.ram), [0x61, 0x45], "EOI of 0x61 lets 0x45 through");
 });
 
+test("an interrupt that arrives while IF is clear is taken right after STI", () => {
+  const host = machine([[...enableApic(), ...waitForGo(0), ...asm.sti(), ...asm.loopBack(0)]]);
+  host.runVcpu(20);
+  deliverFixed(host.memory, 0, 0x40);
+  host.runVcpu(100);
+  assert.deepEqual(log(host.ram), []);
+  go(host);
+  host.runVcpu(100);
+  assert.deepEqual(log(host.ram), [0x40]);
+});
+
 test("a higher class preempts the one in service; EOI clears the highest ISR bit first", () => {
   const host = machine([[...enableApic(), ...asm.sti(), ...eoiLoop(0)]], { noEoi: [0x40, 0x80, 0x30] });
   host.runVcpu(20);

@@ -20,7 +20,7 @@ import { apicReg, deliverableVector, LVT_MASKED, requestVector, serviceVector } 
 
 /** Nothing to deliver. */
 export const NO_EVENT: i32 = -1;
-/** Something is pending but blocked by IF, an interrupt shadow or NMI blocking: look again later. */
+/** Something is pending but blocked by an interrupt shadow: look again at the next boundary. */
 const EVENT_WAITING: i32 = -2;
 /** Added to vector 2 when the event is an NMI. */
 export const EVENT_NMI: i32 = 0x100;
@@ -108,7 +108,7 @@ export function takeEvents(): bool {
 
 /**
  * The next event to deliver: vector 2 | EVENT_NMI, a maskable vector, NO_EVENT, or EVENT_WAITING
- * when one is pending but blocked. `unshadowed`: no STI/MOV SS shadow; `interruptible`: that and
+ * when one is pending behind an interrupt shadow. `unshadowed`: no STI/MOV SS shadow; `interruptible`: that and
  * IF set. An NMI blocks further NMIs until IRET (SDM 6.7.1); a vector the APIC hands over moves
  * to its ISR. The caller has begun an instruction: the INTA import may exit to the owner.
  */
@@ -127,7 +127,8 @@ export function nextEvent(unshadowed: bool, interruptible: bool): i32 {
   const extInt = extIntPending();
   const vector = apicPresent() ? deliverableVector() : -1;
   if ((injected & INJECT_PENDING) == 0 && !extInt && vector < 0) return waiting ? EVENT_WAITING : NO_EVENT;
-  if (!interruptible) return EVENT_WAITING;
+  // Blocked by IF alone, nothing needs a look before setFlags() notes IF being set.
+  if (!interruptible) return waiting || !unshadowed ? EVENT_WAITING : NO_EVENT;
   if ((injected & INJECT_PENDING) != 0) {
     atomic.store<u32>(cpu + REG_INJECT_U32, 0);
     return <i32>(injected & 0xff);

@@ -4,7 +4,8 @@
 // loaded at run() entry and stored, fully computed, at every exit.
 
 import { REG_RFLAGS_U64 } from "../abi/layout";
-import { ARITH_FLAGS, AF, CF, cpu, FLAGS_FIXED, OF, PF, SF, ZF } from "./state";
+import { ARITH_FLAGS, AF, CF, cpu, FLAGS_FIXED, IF, OF, PF, SF, ZF } from "./state";
+import { noteEvent } from "./interp";
 
 /** How the arithmetic flags are to be computed from the recorded operands. */
 export const LAZY_NONE = 0; // `flags` holds them
@@ -109,7 +110,10 @@ export function getFlags(): u32 {
 
 /** Replaces EFLAGS bits selected by `mask` (POPF, SAHF, IRET decide the mask). */
 export function setFlags(value: u32, mask: u32): void {
-  flags = (getFlags() & ~mask) | (value & mask) | FLAGS_FIXED;
+  const old = getFlags();
+  flags = (old & ~mask) | (value & mask) | FLAGS_FIXED;
+  // Setting IF (STI, POPF, IRET, a task switch) may let a pending interrupt in.
+  if ((flags & ~old & IF) != 0) noteEvent();
 }
 
 /**

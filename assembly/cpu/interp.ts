@@ -37,7 +37,8 @@ let interruptShadow = false;
  * Whether the acceptance point has anything to look at (a shadow to end, an interrupt or NMI
  * waiting, the HLT state): false on almost every instruction, so the check is one global load.
  * Whatever arrives from outside comes with a kick, so it is seen at the next run() entry, where
- * this is recomputed; the guest's own changes (TPR, EOI, IRET after an NMI) call noteEvent().
+ * this is recomputed; the guest's own changes (TPR, EOI, IRET after an NMI, setting IF) call
+ * noteEvent().
  */
 let eventCheck = false;
 
