@@ -108,27 +108,23 @@ export function takeEvents(): bool {
 
 /**
  * The next event to deliver: vector 2 | EVENT_NMI, a maskable vector, NO_EVENT, or EVENT_WAITING
- * when one is pending behind an interrupt shadow. `unshadowed`: no STI/MOV SS shadow; `interruptible`: that and
- * IF set. An NMI blocks further NMIs until IRET (SDM 6.7.1); a vector the APIC hands over moves
- * to its ISR. The caller has begun an instruction: the INTA import may exit to the owner.
+ * when one waits behind an interrupt shadow. `unshadowed`: no STI/MOV SS shadow; `interruptible`:
+ * that and IF set. An NMI blocks further NMIs until IRET (SDM 6.7.1); a vector the APIC hands
+ * over moves to its ISR. The caller has begun an instruction: the INTA import may exit to the
+ * owner. What IF alone holds back needs no look until setFlags() notes IF being set, and a
+ * blocked NMI none until IRET.
  */
 export function nextEvent(unshadowed: bool, interruptible: bool): i32 {
-  const nmi = load<u32>(cpu + APIC_NMI_U32);
-  let waiting = (nmi & NMI_PENDING) != 0;
-  if (waiting && (nmi & NMI_BLOCKED) == 0) {
-    if (unshadowed) {
-      store<u32>(cpu + APIC_NMI_U32, NMI_BLOCKED);
-      return NMI_VECTOR | EVENT_NMI;
-    }
-  } else if ((nmi & NMI_BLOCKED) != 0) {
-    waiting = false; // IRET will look again
+  const nmiReady = (load<u32>(cpu + APIC_NMI_U32) & (NMI_PENDING | NMI_BLOCKED)) == NMI_PENDING;
+  if (nmiReady && unshadowed) {
+    store<u32>(cpu + APIC_NMI_U32, NMI_BLOCKED);
+    return NMI_VECTOR | EVENT_NMI;
   }
   const injected = atomic.load<u32>(cpu + REG_INJECT_U32);
   const extInt = extIntPending();
   const vector = apicPresent() ? deliverableVector() : -1;
-  if ((injected & INJECT_PENDING) == 0 && !extInt && vector < 0) return waiting ? EVENT_WAITING : NO_EVENT;
-  // Blocked by IF alone, nothing needs a look before setFlags() notes IF being set.
-  if (!interruptible) return waiting || !unshadowed ? EVENT_WAITING : NO_EVENT;
+  if ((injected & INJECT_PENDING) == 0 && !extInt && vector < 0) return nmiReady ? EVENT_WAITING : NO_EVENT;
+  if (!interruptible) return nmiReady || !unshadowed ? EVENT_WAITING : NO_EVENT;
   if ((injected & INJECT_PENDING) != 0) {
     atomic.store<u32>(cpu + REG_INJECT_U32, 0);
     return <i32>(injected & 0xff);
