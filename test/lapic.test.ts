@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { IOAPIC_EOI_GPA } from "../assembly/abi/layout";
 import { gpa, ramOffset } from "../workers/addresses";
-import { deliverFixed, deliverNmi, pulseLint1, setExtIntLevel } from "../workers/apic-bus";
+import { deliverFixed, deliverMessage, deliverNmi, pulseLint1, setExtIntLevel } from "../workers/apic-bus";
 import { flatProtectedMode, REG, type RegisterEntry } from "../workers/registers";
 import { asm } from "./fixtures/asm";
 import { CoreHost, type CoreHostOptions } from "./fixtures/core-host";
@@ -224,6 +224,23 @@ test("IPIs between two vCPUs: physical, logical, all-but-self, self, NMI; INIT a
   assert.deepEqual(log(host.ram, 1), [2, 0x53, 0x52, 0x51], "the NMI first, then by priority");
   assert.equal(reg(host, "apic.init_count", 1), 1);
   assert.equal(reg(host, "apic.sipi", 1), 0x112);
+});
+
+test("an I/O APIC message goes to the APICs its physical or logical destination selects", () => {
+  const program = (i: number, ldr: number): number[] => [...enableApic(), ...asm.storeImm(APIC + 0xd0, ldr), ...asm.sti(), ...eoiLoop(i)];
+  const host = machine([program(0, 0x01000000), program(1, 0x02000000)]);
+  host.runVcpu(20, 0);
+  host.runVcpu(20, 1);
+  const message = { destMode: "physical", deliveryMode: 0, trigger: "edge" } as const;
+  deliverMessage(host.memory, { ...message, destination: 1, vector: 0x41 });
+  deliverMessage(host.memory, { ...message, destMode: "logical", destination: 0x01, vector: 0x42 });
+  deliverMessage(host.memory, { ...message, destMode: "logical", destination: 0x03, vector: 0x43 });
+  deliverMessage(host.memory, { ...message, destination: 0xff, vector: 0x44, trigger: "level" });
+  host.runVcpu(200, 0);
+  host.runVcpu(200, 1);
+  assert.deepEqual(log(host.ram, 0), [0x44, 0x43, 0x42]);
+  assert.deepEqual(log(host.ram, 1), [0x44, 0x43, 0x41]);
+  assert.deepEqual(host.io.map((r) => r.address), [IOAPIC_EOI_GPA], "vCPU 1's EOI of the level 0x44 went to the I/O APIC");
 });
 
 /** A clock the test moves, in host nanoseconds. */

@@ -8,8 +8,8 @@
  */
 import {
   APIC_EVENT_INIT, APIC_EVENT_LINT1, APIC_EVENT_NMI, APIC_EVENT_SIPI, APIC_EXTINT_LEVEL_U32, APIC_INBOX_EVENTS_U32,
-  APIC_INBOX_IRR_U32, APIC_INBOX_SIPI_U32, APIC_INBOX_TMR_U32, APIC_SLEEPING_U32, MAX_VCPUS, REQ_KICK,
-  VCPU_REQUEST_U32,
+  APIC_INBOX_IRR_U32, APIC_INBOX_SIPI_U32, APIC_INBOX_TMR_U32, APIC_REG_DFR, APIC_REG_ID, APIC_REG_LDR, APIC_REGS_BASE,
+  APIC_SLEEPING_U32, MAX_VCPUS, REQ_KICK, VCPU_MAGIC, VCPU_MAGIC_U32, VCPU_REQUEST_U32, VMH_BASE, VMH_MAX_VCPUS_U32,
 } from "../assembly/abi/layout";
 import { vcpuBlockBase } from "./vm-layout";
 
@@ -60,6 +60,53 @@ export function deliverFixed(memory: WebAssembly.Memory, vcpuIndex: number, vect
   else Atomics.and(words, ((block + APIC_INBOX_TMR_U32) >> 2) + word, ~bit);
   Atomics.or(words, ((block + APIC_INBOX_IRR_U32) >> 2) + word, bit);
   kick(words, block);
+}
+
+/**
+ * A message on the APIC bus as an I/O APIC (or an MSI) sends it; the I/O APIC model's
+ * `InterruptMessage` is one. Delivery modes as in its redirection entries: 0 fixed, 1 lowest
+ * priority, 4 NMI, 5 INIT (2 SMI and 7 ExtINT are not modelled and dropped).
+ */
+export interface ApicMessage {
+  /** APIC ID (physical) or logical destination bits; 0xFF is a broadcast. */
+  destination: number;
+  destMode: "physical" | "logical";
+  deliveryMode: number;
+  vector: number;
+  trigger: "edge" | "level";
+}
+
+/** Whether the APIC in `block` is selected by `destination` (SDM vol. 3, 11.6.2). */
+function selects(words: Int32Array, block: number, destination: number, logical: boolean): boolean {
+  if (destination === 0xff) return true;
+  const reg = (offset: number): number => Atomics.load(words, (block + APIC_REGS_BASE + offset) >> 2) >>> 0;
+  if (!logical) return reg(APIC_REG_ID) >>> 24 === destination;
+  const ldr = reg(APIC_REG_LDR) >>> 24;
+  // DFR bits 28-31: 1111b flat model (a bit per APIC), 0000b cluster model (cluster, then bits).
+  if (reg(APIC_REG_DFR) >>> 28 === 0xf) return (ldr & destination) !== 0;
+  return ldr >>> 4 === destination >>> 4 && (ldr & destination & 0xf) !== 0;
+}
+
+/**
+ * Delivers `message` to every vCPU whose local APIC its destination selects, by the APIC IDs and
+ * logical destinations the guest programmed. Lowest priority goes to the first APIC selected
+ * (the arbitration among several is model-specific).
+ */
+export function deliverMessage(memory: WebAssembly.Memory, message: ApicMessage): void {
+  const words = wordsOf(memory);
+  const count = Atomics.load(words, (VMH_BASE + VMH_MAX_VCPUS_U32) >> 2);
+  for (let index = 0; index < count; index++) {
+    const block = vcpuBlockBase(index);
+    if (Atomics.load(words, (block + VCPU_MAGIC_U32) >> 2) !== VCPU_MAGIC) continue;
+    if (!selects(words, block, message.destination, message.destMode === "logical")) continue;
+    switch (message.deliveryMode) {
+      case 0: case 1: deliverFixed(memory, index, message.vector, message.trigger === "level"); break;
+      case 4: deliverNmi(memory, index); break;
+      case 5: deliverInit(memory, index); break;
+      default: return;
+    }
+    if (message.deliveryMode === 1) return;
+  }
 }
 
 /** An NMI message: vector 2, blocked from the next one until the handler's IRET. */
