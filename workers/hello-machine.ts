@@ -7,13 +7,12 @@
  * Lifecycle: create() --> ready --run()--> exited (HLT) --destroy()--> destroyed.
  */
 import { gpa, ramOffset } from "./addresses";
-import type { UartCommand, UartEvent, UartInit } from "./devices/uart-worker";
 import type { VcpuExit } from "./exits";
 import { HELLO_GUEST } from "./guests/hello";
 import { COM1_PORT, COM1_PORT_COUNT, HELLO_LOAD_GPA, HELLO_RAM_BYTES } from "./pc-board";
 import { flatProtectedMode } from "./registers";
-import type { SocketEndpoint } from "./socket";
 import type { Vcpu } from "./vcpu";
+import { UartLink } from "./uart-link";
 import { Vm } from "./vm";
 import type { WorkerHandle } from "./worker-handle";
 
@@ -27,45 +26,6 @@ export interface HelloMachineOptions {
   spawnUart: () => WorkerHandle;
   /** Receives the bytes the guest transmits on COM1, in order. */
   onOutput: (bytes: Uint8Array) => void;
-}
-
-/**
- * The owner's end of a UART worker: starts it on a socket, hands its output to a callback, and
- * drains it on request. A worker failure rejects every drain, pending or later.
- */
-class UartLink {
-  private readonly drainWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
-  private failure: Error | undefined;
-
-  constructor(private readonly worker: WorkerHandle, socket: SocketEndpoint, onOutput: (bytes: Uint8Array) => void) {
-    worker.onError((error) => this.fail(new Error(`UART worker failed: ${error.message}`)));
-    worker.onMessage((message) => {
-      const event = message as UartEvent;
-      if (event.type === "tx") onOutput(event.data);
-      else if (event.type === "drained") this.drainWaiters.shift()?.resolve();
-      // "irq" events are not routed: this machine has no interrupt controller, and the guest polls.
-    });
-    worker.postMessage({ socket } satisfies UartInit);
-  }
-
-  /** Resolves once every access already in the socket is handled and its output delivered. */
-  drain(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.drainWaiters.push({ resolve, reject });
-      this.worker.postMessage({ type: "drain" } satisfies UartCommand);
-    });
-  }
-
-  terminate(): void {
-    this.worker.terminate();
-    this.fail(new Error("the UART worker was stopped"));
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    for (const waiter of this.drainWaiters.splice(0)) waiter.reject(this.failure);
-  }
 }
 
 /** The first machine: create(), run() until the guest halts, destroy(). */

@@ -1,6 +1,6 @@
 /**
  * What a VM needs from Node (tests, bench, command-line tools): the compiled core from
- * build/core.wasm and vCPU workers on worker_threads.
+ * build/core.wasm, and vCPU and device workers on worker_threads.
  */
 import { readFile } from "node:fs/promises";
 import { spawnNodeWorker } from "./node-spawn";
@@ -21,3 +21,7 @@ export async function loadCore(): Promise<WebAssembly.Module> {
 
 /** Spawns a vCPU worker thread. */
 export const spawnVcpu = (): WorkerHandle => spawnNodeWorker(new URL("./vcpu-worker.ts", import.meta.url));
+
+/** Spawns the COM1 UART worker and the chipset worker. */
+export const spawnUart = (): WorkerHandle => spawnNodeWorker(new URL("./devices/uart-worker.ts", import.meta.url));
+export const spawnChipset = (): WorkerHandle => spawnNodeWorker(new URL("./devices/chipset-worker.ts", import.meta.url));

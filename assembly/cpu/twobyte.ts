@@ -3,7 +3,7 @@
 // and the system instructions the core models so far. Others stop the vCPU with
 // EXIT_UNSUPPORTED (detail 0x0F00 | opcode).
 
-import { SEG_FS, SEG_GS, SEG_SS } from "../abi/layout";
+import { SEG_FS, SEG_GS, SEG_SS, VCPU_MAGIC_U32 } from "../abi/layout";
 import { alu, ALU_CMP, bitScan, doubleShift, imul, maskOf } from "./alu";
 import {
   eaOffset, eaSeg, imm, lockedOperand, modrmMod, modrmReg, opSize, readE, readG, relative, setEa,
@@ -21,7 +21,7 @@ import {
   readMsr, readTimeStampCounter, sysenter, sysexit, writeMsr,
 } from "./system";
 import { pop, push } from "./stack";
-import { CF, cr, EAX, EBX, ECX, EDX, eip, getReg, reg32, segSelector, setCr, setEip, setReg, setReg32, ZF } from "./state";
+import { CF, cpu, cr, EAX, EBX, ECX, EDX, eip, getReg, reg32, segSelector, setCr, setEip, setReg, setReg32, ZF } from "./state";
 
 
 /** Executes 0F `op`, whose operands decodeOperands() has read. */
@@ -63,7 +63,15 @@ export function twoByte(op: u32): void {
     case 0xa0: push(segSelector(SEG_FS), opSize); break;
     case 0xa1: popSegment(SEG_FS); break;
     case 0xa2: cpuid(); break;
-    case 0xae: if (modrmMod != 3 && modrmReg == 0) fxsave(eaSeg, eaOffset); else if (modrmMod != 3 && modrmReg == 1) fxrstor(eaSeg, eaOffset); else unsupported(0x0f00 | op); break;
+    case 0xae:
+      if (modrmMod != 3 && modrmReg == 0) fxsave(eaSeg, eaOffset);
+      else if (modrmMod != 3 && modrmReg == 1) fxrstor(eaSeg, eaOffset);
+      // LFENCE, MFENCE, SFENCE: this core completes every access in order, so a fence only has
+      // to keep the host from reordering around it: a sequentially consistent read-modify-write
+      // that changes nothing does (Linux uses MFENCE whatever CPUID says).
+      else if (modrmMod == 3 && modrmReg >= 5) atomic.or<u32>(cpu + VCPU_MAGIC_U32, 0);
+      else unsupported(0x0f00 | op);
+      break;
     case 0xa3: bitTest(0, false); break;
     case 0xa4: case 0xa5: case 0xac: case 0xad: { // SHLD/SHRD Ev,Gv,Ib/CL
       const count = (op & 1) != 0 ? getReg(ECX, 1) : imm;

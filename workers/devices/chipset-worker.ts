@@ -13,16 +13,23 @@
  * owner's business; this interface stays small on purpose.
  */
 import { OP_READ } from "../../assembly/abi/layout";
+import { deliverMessage, setExtIntLevel } from "../apic-bus";
 import { SocketServer, type IoMessage, type SocketEndpoint } from "../socket";
 import { firstMessage, workerScope } from "../worker-handle";
 import { Chipset, type ChipsetConfig } from "./chipset";
 import type { Clock } from "./clock";
 import type { InterruptMessage } from "./ioapic";
 
-/** The first message the owner posts: the socket carrying chipsetRegions(socket.id), and the power-on configuration. */
+/**
+ * The first message the owner posts: the socket carrying chipsetRegions(socket.id), and the
+ * power-on configuration. With `driveApics`, the worker drives the local APICs itself, through
+ * the VM's shared memory (I/O APIC messages by deliverMessage, the 8259's INT on the bootstrap
+ * processor's LINT0), and posts no `apic` or `intr` events.
+ */
 export interface ChipsetInit {
   socket: SocketEndpoint;
   config: ChipsetConfig;
+  driveApics?: boolean;
 }
 
 /**
@@ -58,7 +65,9 @@ let messages: InterruptMessage[] = [];
 let flushQueued = false;
 let timer: ReturnType<typeof setTimeout> | undefined;
 
-const { socket, config } = await firstMessage<ChipsetInit>();
+const { socket, config, driveApics } = await firstMessage<ChipsetInit>();
+/** The bootstrap processor, whose LINT0 the 8259's INT drives (MP spec 1.4, virtual wire mode). */
+const BSP = 0;
 
 const chipset = new Chipset(clock, config, {
   setPicInterrupt: scheduleFlush,
@@ -74,12 +83,14 @@ const chipset = new Chipset(clock, config, {
 function flush(): void {
   flushQueued = false;
   if (messages.length > 0) {
-    post({ type: "apic", messages });
+    if (driveApics) for (const message of messages) deliverMessage(socket.memory, message);
+    else post({ type: "apic", messages });
     messages = [];
   }
   if (chipset.pic.interruptLevel !== reportedLevel) {
     reportedLevel = chipset.pic.interruptLevel;
-    post({ type: "intr", level: reportedLevel });
+    if (driveApics) setExtIntLevel(socket.memory, BSP, reportedLevel);
+    else post({ type: "intr", level: reportedLevel });
   }
   armTimer();
 }

@@ -34,6 +34,7 @@ export const ChipsetTag = {
   Rtc: 8,
   PciConfig: 9,
   Ioapic: 10,
+  PostCode: 11,
 } as const;
 export type ChipsetTag = (typeof ChipsetTag)[keyof typeof ChipsetTag];
 
@@ -48,6 +49,8 @@ export const CHIPSET_PORT_RANGES: readonly ChipsetPortRange[] = [
   { port: port(0x61), size: 1, tag: ChipsetTag.PortB },
   { port: port(0x64), size: 1, tag: ChipsetTag.KbcCommand },
   { port: port(0x70), size: 2, tag: ChipsetTag.Rtc },
+  // The POST-code latch, which Linux also writes for I/O delays (outb_p; arch/x86/kernel/io_delay.c).
+  { port: port(0x80), size: 1, tag: ChipsetTag.PostCode },
   { port: port(0xa0), size: 2, tag: ChipsetTag.PicSlave },
   { port: port(0x4d0), size: 2, tag: ChipsetTag.Elcr },
   { port: port(0xcf8), size: 8, tag: ChipsetTag.PciConfig },
@@ -100,6 +103,8 @@ export class Chipset {
   readonly kbc: I8042;
   readonly pci = new PciHost();
   readonly ioapic: Ioapic;
+  /** The last byte written to port 0x80, which reads back. */
+  private postCode = 0xff;
 
   constructor(clock: Clock, config: ChipsetConfig, wiring: ChipsetWiring) {
     this.pic = new Pic8259Pair({ setInterrupt: wiring.setPicInterrupt });
@@ -179,6 +184,7 @@ export class Chipset {
       case ChipsetTag.PortB: return this.pit.readPortB();
       case ChipsetTag.KbcData: return this.kbc.readData();
       case ChipsetTag.KbcCommand: return this.kbc.readStatus();
+      case ChipsetTag.PostCode: return this.postCode;
       default: return this.rtc.read(offset);
     }
   }
@@ -192,6 +198,9 @@ export class Chipset {
       case ChipsetTag.PortB: return this.pit.writePortB(byte);
       case ChipsetTag.KbcData: return this.kbc.writeData(byte);
       case ChipsetTag.KbcCommand: return this.kbc.writeCommand(byte);
+      case ChipsetTag.PostCode:
+        this.postCode = byte;
+        return;
       default: return this.rtc.write(offset, byte);
     }
   }

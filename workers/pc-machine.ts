@@ -1,0 +1,199 @@
+/**
+ * The PC that boots Linux, the same in a page and under Node: guest RAM, the chipset worker
+ * (8259 pair, 8254, RTC, i8042, PCI host bridge, I/O APIC), COM1 in its UART worker, the MP
+ * table, and vCPU 0 with its local APIC entered in the kernel by the 32-bit boot protocol.
+ *
+ * Interrupts never pass through the owner: the chipset worker sets bits in the vCPU's APIC inbox
+ * in shared memory. What does reach the owner: COM1's IRQ line (forwarded to the chipset), the
+ * INTA cycle of an 8259 interrupt, accesses no device claims (open bus), and the guest's fate.
+ *
+ * Lifecycle: create() --> run() resolves with the fate --> destroy().
+ */
+import { gpa, ramOffset } from "./addresses";
+import { loadLinux, type LinuxBootPlacement } from "./boot/linux-loader";
+import { writeFirmwareTables } from "./boot/firmware-tables";
+import { ChipsetLink } from "./chipset-link";
+import { chipsetRegions, IOAPIC_GPA } from "./devices/chipset";
+import { IOAPIC_PINS, IOAPIC_VERSION } from "./devices/ioapic";
+import type { VcpuExit } from "./exits";
+import { COM1_IRQ, COM1_PORT, COM1_PORT_COUNT, LAPIC_GPA, pcE820, PC_MAX_RAM_BYTES, PC_MIN_RAM_BYTES } from "./pc-board";
+import { REG } from "./registers";
+import { UartLink } from "./uart-link";
+import type { Vcpu } from "./vcpu";
+import { Vm } from "./vm";
+import type { WorkerHandle } from "./worker-handle";
+
+/** What the PC needs from its host, and what to boot. */
+export interface PcMachineOptions {
+  /** The compiled core (build/core.wasm). */
+  core: WebAssembly.Module;
+  /** Start workers running workers/vcpu-worker.ts, workers/devices/uart-worker.ts, workers/devices/chipset-worker.ts. */
+  spawnVcpu: () => WorkerHandle;
+  spawnUart: () => WorkerHandle;
+  spawnChipset: () => WorkerHandle;
+  /** The bzImage. */
+  kernel: Uint8Array;
+  /** The initramfs, if any. */
+  initrd?: Uint8Array;
+  /** The kernel command line. */
+  cmdline: string;
+  /** Guest RAM in bytes, a multiple of 1 MiB (default 128 MiB). */
+  memoryBytes?: number;
+  /** Receives what the guest writes to COM1, in order. */
+  onConsoleOutput: (bytes: Uint8Array) => void;
+}
+
+/** How a run ended. */
+export type MachineFate =
+  /** The guest turned the machine off (ACPI sleep state S5). */
+  | { reason: "power-off" }
+  /** The guest reset the machine (Linux's reboot, or a panic with panic=N set). */
+  | { reason: "reset" }
+  /** A triple fault: the processor shut down. */
+  | { reason: "triple-fault" }
+  /** destroy() was called. */
+  | { reason: "stopped" }
+  /** The vCPU met something the core cannot run; `exit` says what. */
+  | { reason: "failed"; message: string; exit: VcpuExit };
+
+export const DEFAULT_MEMORY_BYTES = 128 << 20;
+/** The I/O APIC's ID: after the local APIC IDs of the vCPUs, as the MP table lists it. */
+const IOAPIC_ID = 1;
+
+/** What an 8-, 16-, 32- or 64-bit read of nothing returns: all ones, as an open ISA bus floats. */
+const openBus = (size: number): bigint => (1n << BigInt(size * 8)) - 1n;
+
+function describe(exit: VcpuExit): string {
+  switch (exit.reason) {
+    case "unsupported-instruction": return `the core does not implement opcode 0x${exit.opcode.toString(16)} (at 0x${exit.rip.toString(16)})`;
+    case "fetch-fault": return `code was fetched from 0x${exit.address.toString(16)}, where there is no memory`;
+    default: return `unexpected vCPU exit: ${exit.reason}`;
+  }
+}
+
+export class PcMachine {
+  private fate: MachineFate | undefined;
+  private decide!: () => void;
+  /** Settles when the fate is decided, so run() stops waiting for a vCPU exit that will not come. */
+  private readonly decided = new Promise<void>((resolve) => (this.decide = resolve));
+  private readonly exitCounts = new Map<string, number>();
+
+  private constructor(
+    /** The VM, for inspection. */
+    readonly vm: Vm,
+    private readonly vcpu: Vcpu,
+    private readonly uart: UartLink,
+    private readonly chipset: ChipsetLink,
+    /** Where the loader put the kernel, initrd and boot parameters. */
+    readonly placement: LinuxBootPlacement,
+  ) {}
+
+  /** Builds the PC and loads the kernel; throws (having stopped every worker) on bad input. */
+  static async create(options: PcMachineOptions): Promise<PcMachine> {
+    const memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    if (!Number.isInteger(memoryBytes) || memoryBytes % (1 << 20) !== 0 || memoryBytes < PC_MIN_RAM_BYTES || memoryBytes > PC_MAX_RAM_BYTES) {
+      throw new RangeError(`guest memory must be a whole number of MiB from ${PC_MIN_RAM_BYTES / 2 ** 20} to ${PC_MAX_RAM_BYTES / 2 ** 20}, not ${memoryBytes} bytes`);
+    }
+    const vm = new Vm({ ramBytes: memoryBytes, maxVcpus: 1, maxSockets: 2, core: options.core, spawnVcpu: options.spawnVcpu, localApic: true });
+    let machine: PcMachine | undefined;
+    const chipsetSocket = vm.createSocket();
+    const chipset = new ChipsetLink(
+      options.spawnChipset(),
+      chipsetSocket,
+      { rtc: { wallClockMs: Date.now(), ramBelow4G: memoryBytes, ramAbove4G: 0 }, ioapicId: IOAPIC_ID },
+      () => machine?.end({ reason: "reset" }),
+    );
+    const uartSocket = vm.createSocket();
+    const uart = new UartLink(options.spawnUart(), uartSocket, options.onConsoleOutput, (level) => chipset.setIrq(COM1_IRQ, level));
+    try {
+      await vm.setMemoryMap([
+        { kind: "ram", gpa: gpa(0), size: memoryBytes, ramOffset: ramOffset(0) },
+        { kind: "pio", port: COM1_PORT, size: COM1_PORT_COUNT, socket: uartSocket.id, posted: true },
+        ...chipsetRegions(chipsetSocket.id),
+      ]);
+      writeFirmwareTables(vm.ram, {
+        cpus: 1,
+        interruptControllers: "apic",
+        lapicAddress: LAPIC_GPA,
+        ioapic: { id: IOAPIC_ID, address: IOAPIC_GPA, pins: IOAPIC_PINS, version: IOAPIC_VERSION },
+      });
+      const placement = loadLinux({ kernel: options.kernel, initrd: options.initrd, cmdline: options.cmdline, ram: vm.ram, e820: pcE820(memoryBytes) });
+      const vcpu = await vm.createVcpu();
+      vcpu.setState(placement.registers);
+      machine = new PcMachine(vm, vcpu, uart, chipset, placement);
+      return machine;
+    } catch (error) {
+      await vm.destroy();
+      uart.terminate();
+      chipset.terminate();
+      throw error;
+    }
+  }
+
+  /** Runs the guest until its fate is decided. COM1 output written before the end has been delivered when it resolves. */
+  async run(): Promise<MachineFate> {
+    while (!this.fate) {
+      const running = this.vcpu.run();
+      // A reset or destroy() ends the run from outside; the vCPU's run() then rejects unseen.
+      running.catch(() => undefined);
+      let exit: VcpuExit | undefined;
+      try {
+        exit = await Promise.race([running, this.decided.then(() => undefined)]);
+      } catch (error) {
+        if (this.fate) break;
+        throw error;
+      }
+      if (!exit) break;
+      this.exitCounts.set(exit.reason, (this.exitCounts.get(exit.reason) ?? 0) + 1);
+      switch (exit.reason) {
+        case "io":
+          if (!exit.write) this.vcpu.completeIo(openBus(exit.size));
+          break;
+        case "interrupt-acknowledge":
+          this.vcpu.completeIo(await this.chipset.acknowledge());
+          break;
+        case "shutdown":
+          await this.end({ reason: "triple-fault" });
+          break;
+        default:
+          await this.end({ reason: "failed", message: describe(exit), exit });
+      }
+    }
+    await this.uart.drain().catch(() => undefined);
+    return this.fate!;
+  }
+
+  /** Bytes typed on COM1's line. */
+  writeConsole(bytes: Uint8Array): void {
+    this.uart.receive(bytes);
+  }
+
+  /** Exits the owner handled, by kind (accesses served by device workers never come here). */
+  get ownerExits(): ReadonlyMap<string, number> {
+    return this.exitCounts;
+  }
+
+  /** Guest instructions retired so far (the vCPU must be stopped). */
+  get instructions(): bigint {
+    return this.vcpu.getState([REG.instructions])[0].value;
+  }
+
+  /** Stops the guest and every worker; a pending run() resolves with `stopped`. */
+  async destroy(): Promise<void> {
+    if (!this.fate) {
+      this.fate = { reason: "stopped" };
+      this.decide();
+    }
+    await this.vm.destroy();
+    this.uart.terminate();
+    this.chipset.terminate();
+  }
+
+  /** Decides the fate once and stops the vCPU, so run() returns it. */
+  private async end(fate: MachineFate): Promise<void> {
+    if (this.fate) return;
+    this.fate = fate;
+    this.decide();
+    await this.vcpu.pause().catch(() => undefined);
+  }
+}
