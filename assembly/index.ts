@@ -6,12 +6,14 @@ import {
   VCPU_REQUEST_U32, VCPU_MAP_GEN_U32, RUN_EXIT_REASON_U32, RUN_INSN_COUNT_U64, EXIT_NONE, EXIT_BUDGET,
   EXIT_REQUEST, EXIT_HLT,
 } from "./abi/layout";
+import { blockRetired, runBlock } from "./cpu/block-run";
+import { enterBlocks, findBlock } from "./cpu/blocks";
 import { unfinished } from "./cpu/exit";
 import { loadFlags, storeFlags } from "./cpu/flags";
-import { acceptInterrupts, deliverPendingException, loadShadow, step, storeShadow } from "./cpu/interp";
+import { acceptInterrupts, deliverPendingException, eventCheck, loadShadow, step, storeShadow } from "./cpu/interp";
 import { flushTlb, updatePrivilege } from "./cpu/memory";
-import { enter, leave } from "./cpu/state";
 import { resetApic as resetApicState } from "./apic/apic";
+import { csBig, enter, leave } from "./cpu/state";
 
 /** The memory-map generation the TLB was filled under; a new one flushes it. */
 let tlbGeneration: u32 = 0;
@@ -43,6 +45,7 @@ export function run(block: usize, budget: i32): i32 {
     flushTlb(false);
     tlbGeneration = generation;
   }
+  enterBlocks();
   let reason = deliverPendingException();
   if (reason == EXIT_NONE) reason = EXIT_BUDGET;
   let retired: i32 = 0;
@@ -52,6 +55,16 @@ export function run(block: usize, budget: i32): i32 {
       break;
     }
     let exit = acceptInterrupts();
+    // A decoded block runs only where nothing waits at the acceptance point (a shadow, an
+    // injected interrupt): those keep their one-instruction granularity.
+    const block = exit == EXIT_NONE && !eventCheck ? findBlock(budget - retired) : 0;
+    if (block != 0) {
+      exit = runBlock(block, csBig);
+      retired += blockRetired;
+      if (exit == EXIT_NONE) continue;
+      reason = exit;
+      break;
+    }
     if (exit == EXIT_NONE) exit = step();
     if (exit != EXIT_NONE) {
       // HLT retires; a fault-like exit (unsupported opcode, exception) does not.

@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --json]`: runs the bench suite (bench/suite.ts, the guest CPU figures of
- * bench/cpu.ts included) in Node on worker_threads, then in headless Chromium on a page served by
- * a Vite dev server, and prints the figures for people, or one JSON object with `--json`.
- * Progress goes to stderr.
+ * `npm run bench [-- --json] [-- --cpu]`: runs the bench suite (bench/suite.ts, the guest CPU
+ * figures of bench/cpu.ts included) in Node on worker_threads, then in headless Chromium on a page
+ * served by a Vite dev server, and prints the figures for people, or one JSON object with
+ * `--json`. `--cpu` runs only the CPU workloads and prints their medians as JSON. Progress goes
+ * to stderr.
  */
 import { cpus, loadavg, release } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -10,7 +11,7 @@ import { chromium } from "playwright-core";
 import { createServer } from "vite";
 import { spawnNodeWorker } from "../workers/node-spawn";
 import { loadCore, spawnVcpu } from "../workers/node-host";
-import { CPU_SETTINGS, CPU_TARGET, type CpuOutcome } from "./cpu";
+import { CPU_SETTINGS, CPU_TARGET, runCpuSuite, type CpuOutcome, type CpuResult } from "./cpu";
 import { METRICS, runSuite, SETTINGS, TARGETS, type Metric, type SuiteResult } from "./suite";
 import { CPU_METRICS, WORKLOADS, type CpuMetric } from "./workloads";
 
@@ -23,16 +24,20 @@ const CHROMIUM_TIMEOUT_MS = 300_000;
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-async function runNode(): Promise<SuiteResult> {
-  return runSuite({
+/** Only the CPU workloads (`--cpu`). */
+const cpuOnly = process.argv.includes("--cpu");
+
+async function runNode(): Promise<SuiteResult | Pick<SuiteResult, "cpu">> {
+  const env = {
     core: await loadCore(),
     spawnBench: () => spawnNodeWorker(new URL("./bench-worker.ts", import.meta.url)),
     spawnVcpu,
-    log: (line) => log(`node: ${line}`),
-  });
+    log: (line: string) => log(`node: ${line}`),
+  };
+  return cpuOnly ? { cpu: await runCpuSuite(env) } : runSuite(env);
 }
 
-async function runChromium(): Promise<{ result: SuiteResult; version: string }> {
+async function runChromium(): Promise<{ result: SuiteResult | Pick<SuiteResult, "cpu">; version: string }> {
   const server = await createServer({
     configFile: false,
     root: fileURLToPath(new URL(".", import.meta.url)),
@@ -57,7 +62,7 @@ async function runChromium(): Promise<{ result: SuiteResult; version: string }> 
       const page = await browser.newPage();
       page.on("console", (message) => log(`chromium: ${message.text()}`));
       page.on("pageerror", (error) => log(`chromium page error: ${error.message}`));
-      await page.goto(url);
+      await page.goto(cpuOnly ? `${url}?cpu` : url);
       await page.waitForFunction(() => window.benchResult !== undefined || window.benchError !== undefined, undefined, { timeout: CHROMIUM_TIMEOUT_MS, polling: 250 });
       const { result, error } = await page.evaluate(() => ({ result: window.benchResult, error: window.benchError }));
       if (!result) throw new Error(`the Chromium suite failed: ${error}`);
@@ -200,8 +205,16 @@ async function main(): Promise<void> {
   log("Chromium suite (headless, Vite dev server)...");
   const browser = await runChromium();
   machine.chromium = browser.version;
-  const results: Record<Environment, SuiteResult> = { node, chromium: browser.result };
   log(`bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (!("figures" in node) || !("figures" in browser.result)) {
+    const medians = (cpu: CpuResult) => Object.fromEntries(CPU_METRICS.map((metric) => {
+      const outcome = cpu[metric];
+      return [metric, "stats" in outcome ? roundTo4(outcome.stats.median) : null];
+    }));
+    console.log(JSON.stringify({ chromium: medians(browser.result.cpu), node: medians(node.cpu), machine }, null, 2));
+    return;
+  }
+  const results: Record<Environment, SuiteResult> = { node, chromium: browser.result };
   if (json) {
     const medians = (result: SuiteResult) => ({
       ...Object.fromEntries(METRICS.map((metric) => [metric, roundTo4(result.figures[metric].median)])),

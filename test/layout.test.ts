@@ -59,7 +59,7 @@ test("fixed regions follow each other without overlap", () => {
   assert.equal(L.MAP_END, L.MAP_BASE + L.MAP_SLOTS * L.MAP_TABLE_SIZE);
 });
 
-test("computed layout keeps sockets, dirty bitmap and RAM apart, RAM page-aligned and last", () => {
+test("computed layout keeps sockets, dirty bitmap, code caches and RAM apart, RAM page-aligned and last", () => {
   for (const config of [
     { ramBytes: 4096, maxVcpus: 1, maxSockets: 0 },
     { ramBytes: 128 << 20, maxVcpus: 4, maxSockets: 16 },
@@ -68,7 +68,9 @@ test("computed layout keeps sockets, dirty bitmap and RAM apart, RAM page-aligne
     const layout = computeLayout(config);
     assert.ok(layout.socketBase >= L.MAP_END);
     assert.ok(socketPairBase(layout, config.maxSockets, 0) - L.SOCKET_HEADER_SIZE <= layout.dirtyBase);
-    assert.ok(layout.dirtyBase + layout.dirtyBytes <= layout.ramBase);
+    assert.ok(layout.dirtyBase + layout.dirtyBytes <= layout.codeBase);
+    assert.ok(layout.codeStride >= L.CODE_PAGES_BASE + layout.dirtyBytes);
+    assert.ok(layout.codeBase + config.maxVcpus * layout.codeStride <= layout.ramBase);
     assert.ok(layout.dirtyBytes * 8 >= config.ramBytes / L.PAGE_SIZE);
     assert.equal(layout.ramBase % L.WASM_PAGE_SIZE, 0);
     assert.equal(layout.totalBytes % L.WASM_PAGE_SIZE, 0);

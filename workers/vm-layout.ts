@@ -1,13 +1,13 @@
 /**
  * Where everything lives in a VM's shared memory. The fixed part (VM header, vCPU blocks, memory
  * map tables) comes from assembly/abi/layout.ts; this module adds the parts whose size depends on
- * the VM's configuration (socket arena, dirty bitmap, guest RAM) and writes the result into the
- * VM header, where the core reads it.
+ * the VM's configuration (socket arena, dirty bitmap, the vCPUs' code caches, guest RAM) and
+ * writes the result into the VM header, where the core reads it.
  */
 import {
-  ABI_VERSION, CACHE_LINE, MAP_END, MAX_VCPUS, PAGE_SIZE, PAIR_SIZE, SOCKET_HEADER_SIZE,
+  ABI_VERSION, CACHE_LINE, CODE_PAGES_BASE, MAP_END, MAX_VCPUS, PAGE_SIZE, PAIR_SIZE, SOCKET_HEADER_SIZE,
   VCPU_BLOCK_BASE, VCPU_BLOCK_SIZE, VMH_BASE, VMH_DIRTY_BASE_U32, VMH_MAGIC, VMH_MAGIC_U32,
-  VMH_MAX_SOCKETS_U32, VMH_MAX_VCPUS_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32, VMH_SOCKET_BASE_U32,
+  VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_MAX_SOCKETS_U32, VMH_MAX_VCPUS_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32, VMH_SOCKET_BASE_U32,
   VMH_VERSION_U32, WASM_PAGE_SIZE,
 } from "../assembly/abi/layout";
 
@@ -30,6 +30,9 @@ export interface VmLayout extends LayoutConfig {
   socketBlockSize: number;
   dirtyBase: number;
   dirtyBytes: number;
+  /** vCPU 0's code cache (the core's decoded blocks); vCPU i's is codeStride * i bytes further. */
+  codeBase: number;
+  codeStride: number;
   ramBase: number;
   /** Total bytes of shared memory, a multiple of the WebAssembly page size. */
   totalBytes: number;
@@ -53,12 +56,14 @@ export function computeLayout(config: LayoutConfig): VmLayout {
   const socketBlockSize = SOCKET_HEADER_SIZE + maxVcpus * PAIR_SIZE;
   const dirtyBase = alignUp(socketBase + maxSockets * socketBlockSize, CACHE_LINE);
   const dirtyBytes = alignUp(Math.ceil(ramBytes / PAGE_SIZE / 8), 4);
-  const ramBase = alignUp(dirtyBase + dirtyBytes, WASM_PAGE_SIZE);
+  const codeBase = alignUp(dirtyBase + dirtyBytes, CACHE_LINE);
+  const codeStride = alignUp(CODE_PAGES_BASE + dirtyBytes, CACHE_LINE);
+  const ramBase = alignUp(codeBase + maxVcpus * codeStride, WASM_PAGE_SIZE);
   const totalBytes = alignUp(ramBase + ramBytes, WASM_PAGE_SIZE);
   if (totalBytes > MEMORY_LIMIT) {
     throw new RangeError(`ramBytes ${ramBytes} does not fit a 4 GiB WebAssembly memory beside the VM's own regions`);
   }
-  return { ramBytes, maxVcpus, maxSockets, socketBase, socketBlockSize, dirtyBase, dirtyBytes, ramBase, totalBytes };
+  return { ramBytes, maxVcpus, maxSockets, socketBase, socketBlockSize, dirtyBase, dirtyBytes, codeBase, codeStride, ramBase, totalBytes };
 }
 
 /** Byte address of vCPU `index`'s state block. */
@@ -81,6 +86,8 @@ export function writeHeader(memory: WebAssembly.Memory, layout: VmLayout): void 
   words[VMH_MAX_VCPUS_U32 / 4] = layout.maxVcpus;
   words[VMH_SOCKET_BASE_U32 / 4] = layout.socketBase;
   words[VMH_MAX_SOCKETS_U32 / 4] = layout.maxSockets;
+  words[VMH_CODE_BASE_U32 / 4] = layout.codeBase;
+  words[VMH_CODE_STRIDE_U32 / 4] = layout.codeStride;
   Atomics.store(words, VMH_MAGIC_U32 / 4, VMH_MAGIC);
 }
 

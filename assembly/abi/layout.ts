@@ -28,6 +28,8 @@ export const VMH_DIRTY_BASE_U32 = VMH_RAM_SIZE_U32 + 4; // byte address of the d
 export const VMH_MAX_VCPUS_U32 = VMH_DIRTY_BASE_U32 + 4;
 export const VMH_SOCKET_BASE_U32 = VMH_MAX_VCPUS_U32 + 4; // byte address of the socket arena
 export const VMH_MAX_SOCKETS_U32 = VMH_SOCKET_BASE_U32 + 4;
+export const VMH_CODE_BASE_U32 = VMH_MAX_SOCKETS_U32 + 4; // byte address of vCPU 0's code cache
+export const VMH_CODE_STRIDE_U32 = VMH_CODE_BASE_U32 + 4; // bytes from one vCPU's code cache to the next
 // Memory-map publication (RCU): the generation of the current table; the table in use is slot
 // (generation & 1). Written by the publisher with one atomic store, read by vCPU workers at their
 // quiescent points. Generation 0 is never published (it means "idle" in VCPU_MAP_GEN_U32).
@@ -49,6 +51,9 @@ export const VCPU_INDEX_U32 = VCPU_MAGIC_U32 + 4;
 // Exceptions (bit n for vector n) that stop the vCPU with EXIT_EXCEPTION instead of being
 // delivered to the guest, for debuggers and tests (like a VMX exception bitmap). Host-written.
 export const VCPU_EXCEPTION_EXITS_U32 = VCPU_INDEX_U32 + 4;
+// Non-zero: the core interprets every instruction, never running decoded blocks (tests compare
+// both paths). Host-written.
+export const VCPU_INTERPRET_ONLY_U32 = VCPU_EXCEPTION_EXITS_U32 + 4;
 // Owner -> worker request bits (REQ_*), set with Atomics.or and notified; the guest loop leaves
 // at the next instruction boundary when any bit is set.
 export const VCPU_REQUEST_U32 = 64;
@@ -250,6 +255,20 @@ export const SIPI_RECEIVED = 0x100;
 // The IOAPIC's EOI register (82093AA-compatible IOAPIC version 20h): a level-triggered
 // interrupt's EOI is posted there with the vector as data.
 export const IOAPIC_EOI_GPA = 0xfec00040;
+
+// Code cache: each vCPU's private arena of decoded blocks (assembly/cpu/blocks.ts), placed by
+// workers/vm-layout.ts. A direct-mapped table of entries naming blocks by the shared-memory
+// address of their first byte, a pool the blocks are carved from, and a bitmap of the guest RAM
+// pages that hold cached code (one bit per 4 KiB page, as many bytes as the dirty bitmap).
+export const CODE_TABLE_ENTRIES = 4096; // a power of two
+export const CODE_ENTRY_HOST_U32 = 0; // shared-memory address of the block's first byte; 0: empty
+export const CODE_ENTRY_MODE_U32 = 4; // what decoding depended on (CS.D)
+export const CODE_ENTRY_EPOCH_U32 = 8; // the run() call in which the block's bytes were last checked
+export const CODE_ENTRY_BLOCK_U32 = 12; // byte address of the block in the pool
+export const CODE_ENTRY_SIZE = 16;
+export const CODE_POOL_BASE = CODE_TABLE_ENTRIES * CODE_ENTRY_SIZE;
+export const CODE_POOL_SIZE = 1 << 20;
+export const CODE_PAGES_BASE = CODE_POOL_BASE + CODE_POOL_SIZE;
 
 // Request bits (VCPU_REQUEST_U32)
 export const REQ_RUN = 1;

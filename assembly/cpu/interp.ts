@@ -40,7 +40,7 @@ let interruptShadow = false;
  * this is recomputed; the guest's own changes (TPR, EOI, IRET after an NMI, setting IF) call
  * noteEvent().
  */
-let eventCheck = false;
+export let eventCheck = false;
 
 /** Called by STI (when it sets IF), MOV SS and POP SS: the next instruction runs before any interrupt. */
 export function blockInterruptsForOne(): void {
@@ -186,6 +186,20 @@ function applyPrefix(op: u32, big: bool): bool {
     case 0xf2: case 0xf3: setRep(<i32>op); return true;
     default: return false;
   }
+}
+
+/**
+ * Ends an instruction of a decoded block (block-run.ts) that faulted, as step() ends one: the
+ * instruction is the one at startEip and has not moved ESP.
+ */
+export function blockFault(): i32 {
+  startEsp = reg32(ESP);
+  if (faultVector == STOP) {
+    setEip(startEip);
+    clearFault();
+    return exitReason;
+  }
+  return exception();
 }
 
 /** Contributory exceptions (SDM vol. 3, table 6-5): two in a row make a double fault. */

@@ -12,6 +12,7 @@ import {
   VMH_DIRTY_LOG_U32, SEG_SS, SEG_ATTR_DB,
 } from "../abi/layout";
 import { markDirty, pageHost, readPhys, writePhys } from "../guest-memory";
+import { codeWritten, hasCode } from "./blocks";
 import { fetchOutsideRam } from "./exit";
 import { faulted, GP, PF_, raiseCode, SS_ } from "./fault";
 import {
@@ -99,8 +100,12 @@ function pageFault(linear: u32, access: i32, user: bool, code: u32): void {
 function markEntry(addr: u64, entry: u32, bits: u32): void {
   if ((entry & bits) == bits) return;
   const host = pageHost(cpu, addr, true);
-  if (host != 0) atomic.or<u32>(host + <usize>(addr & 0xfff), bits);
-  else writePhys(cpu, addr, 4, <u64>(entry | bits));
+  if (host == 0) {
+    writePhys(cpu, addr, 4, <u64>(entry | bits));
+    return;
+  }
+  atomic.or<u32>(host + <usize>(addr & 0xfff), bits);
+  if (hasCode(host)) codeWritten(host);
 }
 
 function noExecuteEnabled(): bool {
@@ -237,11 +242,13 @@ function allowed(flagsEff: u32, write: bool, user: bool): bool {
 
 /**
  * Fills the TLB for `linear` after a successful translation to `phys`: the read half always, the
- * write half after a write (which set the dirty bit) to a page that is RAM, not ROM.
+ * write half after a write (which set the dirty bit) to a page that is RAM, not ROM, and holds no
+ * decoded blocks (so that writes to those reach codeWritten). Returns the page's shared-memory
+ * address when it is RAM and the access a write, else 0.
  */
-function fillTlb(linear: u32, phys: u64, write: bool): void {
+function fillTlb(linear: u32, phys: u64, write: bool): usize {
   const host = pageHost(cpu, phys, false);
-  if (host == 0) return;
+  if (host == 0) return 0;
   const e = tlbEntry(linear);
   const tag = (linear & 0xfffff000) | 1;
   const global: u32 = (walkFlags & PTE_G) != 0 ? TLB_FLAG_GLOBAL : 0;
@@ -249,12 +256,22 @@ function fillTlb(linear: u32, phys: u64, write: bool): void {
   store<u32>(e + TLB_READ_USER_U32, (walkFlags & PTE_US) != 0 ? tag : 0);
   store<u32>(e + TLB_READ_HOST_U32, <u32>host);
   store<u32>(e + TLB_READ_GLOBAL_U32, global | (walkNoExecute ? TLB_FLAG_NO_EXECUTE : 0));
-  if (!write || pageHost(cpu, phys, true) == 0) return;
+  if (!write || pageHost(cpu, phys, true) == 0) return 0;
+  if (hasCode(host)) return host;
   const superOk = (walkFlags & PTE_RW) != 0 || (cr(0) & CR0_WP) == 0;
   store<u32>(e + TLB_WRITE_SUPER_U32, superOk ? tag : 0);
   store<u32>(e + TLB_WRITE_USER_U32, (walkFlags & (PTE_US | PTE_RW)) == (PTE_US | PTE_RW) ? tag : 0);
   store<u32>(e + TLB_WRITE_HOST_U32, <u32>host);
   store<u32>(e + TLB_WRITE_GLOBAL_U32, global);
+  return host;
+}
+
+/** Takes the RAM page at shared-memory address `page` out of the write TLB (it now holds code). */
+export function dropWritable(page: usize): void {
+  for (let i = 0; i < TLB_ENTRIES; i++) {
+    const e = cpu + TLB_BASE + <usize>i * TLB_ENTRY_SIZE;
+    if (<usize>load<u32>(e + TLB_WRITE_HOST_U32) == page) store<u64>(e + TLB_WRITE_SUPER_U32, 0);
+  }
 }
 
 // ---- Shared-memory operands (an address the TLB or lockedHost() resolved) ----
@@ -315,8 +332,9 @@ function writeSlow(linear: u32, size: i32, value: u32): void {
   }
   const phys = translate(linear, ACCESS_WRITE, userOffset != 0);
   if (faulted()) return;
-  fillTlb(linear, phys, true);
+  const page = fillTlb(linear, phys, true);
   writePhys(cpu, phys, size, <u64>value);
+  if (page != 0 && hasCode(page)) codeWritten(page);
 }
 
 /** Reads 1, 2 or 4 bytes at a linear address. */
@@ -360,6 +378,7 @@ export function lockedHost(linear: u32, size: i32): usize {
   if (page == 0) return 0;
   const host = page + <usize>(phys & 0xfff);
   if (load<u32>(VMH_BASE + VMH_DIRTY_LOG_U32) != 0) markDirty(host, size);
+  if (hasCode(page)) codeWritten(page);
   return host;
 }
 
@@ -388,6 +407,20 @@ export function cachedHost(linear: u32, bytes: u32, write: bool): usize {
 /** Marks a bulk write of `bytes` at shared-memory address `host` in the dirty log, when it is on. */
 export function noteBulkWrite(host: usize, bytes: i32): void {
   if (load<u32>(VMH_BASE + VMH_DIRTY_LOG_U32) != 0) markDirty(host, bytes);
+}
+
+/**
+ * Shared-memory address of the code byte at `linear` when the TLB holds its page for fetches
+ * (executable at this privilege), else 0. Makes that page the current code page.
+ */
+export function codeAddress(linear: u32): usize {
+  if ((linear & 0xfffff000) != codePage) {
+    const e = tlbEntry(linear);
+    if (load<u32>(e + TLB_READ_SUPER_U32 + userOffset) != ((linear & 0xfffff000) | 1) || (load<u32>(e + TLB_READ_GLOBAL_U32) & TLB_FLAG_NO_EXECUTE) != 0) return 0;
+    codePage = linear & 0xfffff000;
+    codeHost = <usize>load<u32>(e + TLB_READ_HOST_U32);
+  }
+  return codeHost + <usize>(linear & 0xfff);
 }
 
 /** Reads code bytes at a linear address (instruction fetch). */

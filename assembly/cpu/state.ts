@@ -47,6 +47,12 @@ export function beginInstruction(): void {
   startEip = eip;
 }
 
+/** The same for an instruction of a decoded block, which keeps EIP to itself until it ends. */
+// @ts-ignore: decorator
+@inline export function beginInstructionAt(at: u32): void {
+  startEip = at;
+}
+
 // ---- EFLAGS bits ----
 export const CF: u32 = 1 << 0;
 export const PF: u32 = 1 << 2;

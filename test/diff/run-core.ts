@@ -4,7 +4,9 @@
  * protected mode at CPL 3 with the host's selectors, every exception an exit), with FS and GS
  * (DS and ES too in a SEG16 case) based at DATA_BASE with a 64 KiB limit. A CODE16 case runs with
  * CS as the host's 16-bit LDT code segment: based at CODE_BASE, limit CODE16_LIMIT, D = 0; its
- * EIP starts at 0 and the HLT after the code (#GP at CPL 3) still ends it.
+ * EIP starts at 0 and the HLT after the code (#GP at CPL 3) still ends it. A case runs through
+ * the core's decoded blocks (decoded at first execution) unless `interpretOnly` asks for the
+ * interpreter alone.
  */
 import { REG } from "../../workers/registers";
 import type { CoreHost } from "../fixtures/core-host";
@@ -36,9 +38,10 @@ export class CoreRunner {
   constructor(private readonly selectors: HostSelectors) {}
 
   /** Runs one case from its initial state and returns what the core ended with. */
-  run(c: DiffCase): MachineResult {
+  run(c: DiffCase, interpretOnly = false): MachineResult {
     this.core.data.set(c.data);
     const state = [
+      { tag: REG.interpret_only, value: interpretOnly ? 1 : 0 },
       ...Array.from(c.regs, (value, r) => ({ tag: GPR_TAGS[r], value })),
       { tag: REG.rflags, value: (c.eflags & EFLAGS_INPUT) | EFLAGS_FIXED },
       { tag: REG.cr0, value: CR0_PE_ET },

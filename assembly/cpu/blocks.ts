@@ -1,0 +1,188 @@
+// The decoded-block cache. A block is the run of instructions from one address to the first
+// branch (or the first instruction without a record kind, or the page's end), decoded once into
+// records (block-decode.ts) that block-run.ts executes. Blocks live in this vCPU's arena (see
+// CODE_* in abi/layout.ts), named by the shared-memory address of their first byte and by CS.D,
+// the only mode bit decoding depends on: a block is found through the current translation of
+// CS:EIP, so paging and segment changes need no flush.
+//
+// Keeping blocks true to memory:
+// - this vCPU's writes: pages holding blocks are kept out of the write TLB, so every store to one
+//   takes the slow path, which drops the page's blocks (codeWritten) and tells a running block to
+//   stop after the storing instruction (codeChanged);
+// - anyone else's writes (the owner between runs, device workers, other vCPUs): a block's bytes
+//   are compared with a copy once per run() call before it is used again.
+
+import {
+  CODE_ENTRY_BLOCK_U32, CODE_ENTRY_EPOCH_U32, CODE_ENTRY_HOST_U32, CODE_ENTRY_MODE_U32, CODE_ENTRY_SIZE,
+  CODE_PAGES_BASE, CODE_POOL_BASE, CODE_POOL_SIZE, CODE_TABLE_ENTRIES, VCPU_BLOCK_BASE, VCPU_BLOCK_SIZE,
+  VCPU_INTERPRET_ONLY_U32, VMH_BASE, VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32,
+} from "../abi/layout";
+import { decodeRecord, isBranch, K_STEP, R_KIND, R_LEN, RECORD_SIZE } from "./block-decode";
+import { codeAddress, dropWritable } from "./memory";
+import { cpu, csBase, csBig, csLimit, eip } from "./state";
+
+// Block layout: a header, the records, then a copy of the bytes they were decoded from.
+export const B_COUNT = 0; // u16: records, the K_STEP one included
+export const B_BYTES = 2; // u16: bytes the decoded records cover
+export const B_RECORDS = 8;
+/** Records per block at most: bounds a block's size and the instructions it retires at once. */
+const MAX_RECORDS = 32;
+const MAX_BLOCK = B_RECORDS + MAX_RECORDS * (RECORD_SIZE + 15);
+
+let arena: usize = 0;
+let poolNext: usize = 0;
+/** Counts run() calls: a block checked in an older one is compared with memory before use. */
+let epoch: u32 = 0;
+let enabled = true;
+/** Set when a write dropped blocks: the running block stops after the current instruction. */
+export let codeChanged = false;
+
+/** At run() entry: finds this vCPU's arena and starts a new epoch. */
+export function enterBlocks(): void {
+  const index = (cpu - VCPU_BLOCK_BASE) / VCPU_BLOCK_SIZE;
+  const base = <usize>load<u32>(VMH_BASE + VMH_CODE_BASE_U32) + index * <usize>load<u32>(VMH_BASE + VMH_CODE_STRIDE_U32);
+  if (base != arena) {
+    arena = base;
+    flushBlocks();
+  }
+  epoch++;
+  enabled = load<u32>(cpu + VCPU_INTERPRET_ONLY_U32) == 0;
+}
+
+/** Drops every block. */
+function flushBlocks(): void {
+  memory.fill(arena, 0, CODE_POOL_BASE);
+  memory.fill(arena + CODE_PAGES_BASE, 0, pageBitmapBytes());
+  poolNext = arena + CODE_POOL_BASE;
+}
+
+function pageBitmapBytes(): usize {
+  return ((<usize>load<u32>(VMH_BASE + VMH_RAM_SIZE_U32) >> 15) + 3) & ~3;
+}
+
+// @ts-ignore: decorator
+@inline function entryFor(host: usize): usize {
+  const slot = (<u32>host * 0x9e3779b1) >> 20; // 12 bits: CODE_TABLE_ENTRIES
+  return arena + <usize>slot * CODE_ENTRY_SIZE;
+}
+
+/**
+ * The block starting at CS:EIP, decoded now if needed, or 0 when the interpreter is to run the
+ * next instruction: no block may run (a test asked), the code page is not in the TLB, the block
+ * would pass the CS limit (or wrap IP in 16-bit code), or it has more than `most` instructions.
+ */
+export function findBlock(most: i32): usize {
+  if (!enabled) return 0;
+  const host = codeAddress(csBase + eip);
+  if (host == 0) return 0;
+  const mode: u32 = csBig ? 1 : 0;
+  const e = entryFor(host);
+  let block: usize;
+  if (load<u32>(e + CODE_ENTRY_HOST_U32) == <u32>host && load<u32>(e + CODE_ENTRY_MODE_U32) == mode) {
+    block = <usize>load<u32>(e + CODE_ENTRY_BLOCK_U32);
+    if (load<u32>(e + CODE_ENTRY_EPOCH_U32) != epoch) {
+      if (sameBytes(block, host)) store<u32>(e + CODE_ENTRY_EPOCH_U32, epoch);
+      else block = build(e, host, mode);
+    }
+  } else {
+    block = build(e, host, mode);
+  }
+  if (<i32>load<u16>(block + B_COUNT) > most) return 0;
+  const bytes = <u32>load<u16>(block + B_BYTES);
+  if (bytes != 0) {
+    const last = eip + bytes - 1;
+    if (last < eip || last > csLimit || (mode == 0 && last > 0xffff)) return 0;
+  }
+  return block;
+}
+
+/** Whether the bytes `block` was decoded from still hold at `host`. */
+function sameBytes(block: usize, host: usize): bool {
+  const bytes = <usize>load<u16>(block + B_BYTES);
+  const copy = block + B_RECORDS + <usize>load<u16>(block + B_COUNT) * RECORD_SIZE;
+  return memory.compare(copy, host, bytes) == 0;
+}
+
+/** Decodes the block at `host` into the pool and names it in table entry `e`. */
+function build(e: usize, host: usize, mode: u32): usize {
+  if (poolNext + MAX_BLOCK > arena + CODE_PAGES_BASE) flushBlocks();
+  const block = poolNext;
+  const pageEnd = (host & ~<usize>0xfff) + 0x1000;
+  let p = host;
+  let count = 0;
+  let rec = block + B_RECORDS;
+  while (count < MAX_RECORDS) {
+    const length = decodeRecord(p, pageEnd, mode != 0, rec);
+    count++;
+    if (length == 0) {
+      store<u8>(rec, K_STEP, R_KIND);
+      store<u8>(rec, 0, R_LEN);
+      break;
+    }
+    p += <usize>length;
+    const kind = <i32>load<u8>(rec, R_KIND);
+    rec += RECORD_SIZE;
+    if (isBranch(kind) || p == pageEnd) break;
+  }
+  const bytes = p - host;
+  store<u16>(block + B_COUNT, <u16>count);
+  store<u16>(block + B_BYTES, <u16>bytes);
+  const copy = block + B_RECORDS + <usize>count * RECORD_SIZE;
+  memory.copy(copy, host, bytes);
+  poolNext = (copy + bytes + 7) & ~<usize>7;
+  store<u32>(e + CODE_ENTRY_HOST_U32, <u32>host);
+  store<u32>(e + CODE_ENTRY_MODE_U32, mode);
+  store<u32>(e + CODE_ENTRY_EPOCH_U32, epoch);
+  store<u32>(e + CODE_ENTRY_BLOCK_U32, <u32>block);
+  holdsCode(host);
+  return block;
+}
+
+/** Index of the RAM page at shared-memory address `host` in the code-page bitmap, or -1 outside RAM. */
+function pageIndex(host: usize): i32 {
+  const ramBase = <usize>load<u32>(VMH_BASE + VMH_RAM_BASE_U32);
+  if (host < ramBase || host - ramBase >= <usize>load<u32>(VMH_BASE + VMH_RAM_SIZE_U32)) return -1;
+  return <i32>((host - ramBase) >> 12);
+}
+
+// @ts-ignore: decorator
+@inline function bitmapWord(page: i32): usize {
+  return arena + CODE_PAGES_BASE + ((<usize>page >> 5) << 2);
+}
+
+/** Marks the page of `host` as holding code, taking it out of the write TLB the first time. */
+function holdsCode(host: usize): void {
+  const page = pageIndex(host);
+  if (page < 0) return;
+  const word = bitmapWord(page);
+  const bit: u32 = 1 << (page & 31);
+  const bits = load<u32>(word);
+  if ((bits & bit) != 0) return;
+  store<u32>(word, bits | bit);
+  dropWritable(host & ~<usize>0xfff);
+}
+
+/** Whether the RAM page at shared-memory address `page` holds blocks (its writes must call codeWritten). */
+export function hasCode(page: usize): bool {
+  const index = pageIndex(page);
+  return index >= 0 && (load<u32>(bitmapWord(index)) & (1 << (index & 31))) != 0;
+}
+
+/** A write reached the RAM page at `page`, which holds blocks: drops them. */
+export function codeWritten(page: usize): void {
+  page &= ~<usize>0xfff;
+  const index = pageIndex(page);
+  if (index < 0) return;
+  const word = bitmapWord(index);
+  store<u32>(word, load<u32>(word) & ~(1 << (index & 31)));
+  for (let i = 0; i < CODE_TABLE_ENTRIES; i++) {
+    const e = arena + <usize>i * CODE_ENTRY_SIZE;
+    if ((<usize>load<u32>(e + CODE_ENTRY_HOST_U32) & ~<usize>0xfff) == page) store<u32>(e + CODE_ENTRY_HOST_U32, 0);
+  }
+  codeChanged = true;
+}
+
+/** Before a block runs. */
+export function clearCodeChanged(): void {
+  codeChanged = false;
+}
