@@ -60,16 +60,25 @@ export const K_POP_R = 28;
 export const K_CONVERT = 29; // CBW/CWDE
 export const K_CONVERT_WIDE = 30; // CWD/CDQ
 export const K_NOP = 31;
+// The commonest kinds again for 32-bit operands, without the operand size's branches.
+export const K_ALU_RR32 = 32;
+export const K_ALU_RI32 = 33;
+export const K_MOV_RR32 = 34;
+export const K_INC32 = 35;
+export const K_DEC32 = 36;
 // Branches end a block.
-export const K_JCC = 32;
-export const K_JMP = 33;
-export const K_CALL = 34;
-export const K_RET = 35;
+export const K_JCC = 37;
+export const K_JMP = 38;
+export const K_CALL = 39;
+export const K_RET = 40;
+// The interpreter runs this instruction (x87, flag operations) and the block goes on when it
+// ends where it should, with nothing changed that the block relies on.
+export const K_INTERPRET = 41;
 
 /** Whether records of `kind` transfer control (and so end their block). */
 // @ts-ignore: decorator
 @inline export function isBranch(kind: i32): bool {
-  return kind >= K_JCC;
+  return kind >= K_JCC && kind <= K_RET;
 }
 
 /** Whether records of `kind` write memory (the runner then looks for self-modified code). */
@@ -187,9 +196,22 @@ export function decodeRecord(p: usize, end: usize, big: bool, r: usize): i32 {
   store<u32>(r, 0, R_IMM);
   const kind = decodeOpcode(op, r, opSize, addrSize, segOverride);
   if (kind < 0 || over) return 0;
+  if (load<u8>(r, R_SIZE) == 4) store<u8>(r, <u8>wide(kind), R_KIND);
   const length = <i32>(at - p);
   store<u8>(r, <u8>length, R_LEN);
   return length;
+}
+
+/** The 32-bit kind for `kind`, where there is one. */
+function wide(kind: i32): i32 {
+  switch (kind) {
+    case K_ALU_RR: return K_ALU_RR32;
+    case K_ALU_RI: return K_ALU_RI32;
+    case K_MOV_RR: return K_MOV_RR32;
+    case K_INC: return K_INC32;
+    case K_DEC: return K_DEC32;
+    default: return kind;
+  }
 }
 
 /** The record kind of opcode `op` with its operands read into `r`, or -1. */
@@ -332,6 +354,13 @@ function decodeOpcode(op: u32, r: usize, opSize: i32, addrSize: i32, seg: i32): 
       put(r, kind, rmField, 0, op == 0xfe ? 1 : opSize, 0);
       return kind;
     }
+    case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
+      modrm(r, addrSize, seg);
+      put(r, K_INTERPRET, 0, 0, opSize, 0);
+      return K_INTERPRET;
+    case 0x9b: case 0xf5: case 0xf8: case 0xf9: case 0xfc: case 0xfd: // FWAIT CMC CLC STC CLD STD
+      put(r, K_INTERPRET, 0, 0, opSize, 0);
+      return K_INTERPRET;
     case 0x0f:
       return decodeTwoByte(byte(), r, opSize, addrSize, seg);
   }

@@ -8,9 +8,9 @@
 import { EXIT_HLT, EXIT_NONE } from "../abi/layout";
 import { alu, dec, imul, inc, neg, shift } from "./alu";
 import {
-  K_ALU_MI, K_ALU_MR, K_ALU_RI, K_ALU_RM, K_ALU_RR, K_CALL, K_CMOV_RM, K_CMOV_RR, K_CONVERT, K_CONVERT_WIDE,
-  K_DEC, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC, K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR, K_MOV_RI, K_MOV_RM,
-  K_MOV_RR, K_MOVX_RM, K_MOVX_RR, K_NEG, K_NOP, K_NOT, K_POP_R, K_PUSH_I, K_PUSH_R, K_RET, K_SETCC, K_SHIFT_RC,
+  K_ALU_MI, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM, K_ALU_RR, K_ALU_RR32, K_CALL, K_CMOV_RM, K_CMOV_RR, K_CONVERT, K_CONVERT_WIDE,
+  K_DEC, K_DEC32, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC, K_INC32, K_INTERPRET, K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR, K_MOV_RI, K_MOV_RM,
+  K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR, K_NEG, K_NOP, K_NOT, K_POP_R, K_PUSH_I, K_PUSH_R, K_RET, K_SETCC, K_SHIFT_RC,
   K_SHIFT_RI, K_STEP, ADDR16, MOVX_SIGNED, NO_REG, R_A, R_B, R_BASE, R_DISP, R_IMM, R_INDEX, R_KIND, R_LEN, R_OP,
   R_SIZE, RECORD_SIZE,
 } from "./block-decode";
@@ -18,11 +18,11 @@ import { B_COUNT, B_RECORDS, clearCodeChanged, codeChanged } from "./blocks";
 import { unfinished } from "./exit";
 import { faulted } from "./fault";
 import { condition } from "./flags";
-import { blockFault, step } from "./interp";
-import { readSeg, writeSeg } from "./memory";
+import { blockFault, eventCheck, step } from "./interp";
+import { codePage, readSeg, writeSeg } from "./memory";
 import { pop, push, setStackPointer, stackOffset } from "./stack";
 import {
-  beginInstructionAt, EAX, ECX, EDX, eip, getReg, reg16, reg32, reg8, setEip, setReg, setReg16, setReg32,
+  beginInstructionAt, csBase, csBig, csLimit, EAX, ECX, EDX, eip, getReg, reg16, reg32, reg8, setEip, setReg, setReg16, setReg32,
 } from "./state";
 
 /** Instructions the last runBlock() retired (as run() counts them). */
@@ -62,6 +62,23 @@ function faultAt(i: i32): i32 {
 function stepAt(i: i32, at: u32): i32 {
   setEip(at);
   const exit = step();
+  blockRetired = i + (exit == EXIT_HLT || (exit == EXIT_NONE && !unfinished) ? 1 : 0);
+  return exit;
+}
+
+/**
+ * Runs the interpreter for record `i`'s instruction at `at`; returns -1 when the block may go on
+ * at `next`, else the exit reason (blockRetired set): the instruction stopped the vCPU, moved
+ * elsewhere (a fault delivered), or changed what the block's decoding and checks relied on.
+ */
+function interpretAt(i: i32, at: u32, next: u32, big: bool): i32 {
+  const page = codePage;
+  const base = csBase;
+  const limit = csLimit;
+  setEip(at);
+  const exit = step();
+  if (exit == EXIT_NONE && !unfinished && eip == next && codePage == page && csBase == base && csLimit == limit &&
+    csBig == big && !eventCheck && !codeChanged) return -1;
   blockRetired = i + (exit == EXIT_HLT || (exit == EXIT_NONE && !unfinished) ? 1 : 0);
   return exit;
 }
@@ -219,6 +236,30 @@ export function runBlock(block: usize, big: bool): i32 {
         else setReg32(EDX, <u32>(<i32>reg32(EAX) >> 31));
         break;
       case K_NOP:
+        break;
+      case K_INTERPRET: {
+        const exit = interpretAt(i, start, pc, big);
+        if (exit >= 0) return exit;
+        break;
+      }
+      case K_ALU_RR32: {
+        const res = alu(op & 7, reg32(a), reg32(<i32>load<u8>(rec, R_B)), 4);
+        if (op < 7) setReg32(a, res);
+        break;
+      }
+      case K_ALU_RI32: {
+        const res = alu(op & 7, reg32(a), load<u32>(rec, R_IMM), 4);
+        if (op < 7) setReg32(a, res);
+        break;
+      }
+      case K_MOV_RR32:
+        setReg32(a, reg32(<i32>load<u8>(rec, R_B)));
+        break;
+      case K_INC32:
+        setReg32(a, inc(reg32(a), 4));
+        break;
+      case K_DEC32:
+        setReg32(a, dec(reg32(a), 4));
         break;
       case K_JCC:
         if (condition(op)) pc = target(pc + load<u32>(rec, R_IMM), size);
