@@ -2,8 +2,8 @@
 // with EIP kept in a local until the block ends. Each record does what the interpreter's handler
 // for its instruction does, through the same helpers (alu.ts, flags.ts, memory.ts, stack.ts). A
 // record that faults is ended by the interpreter's own exception path, at its own EIP; a record
-// that stores into a page holding blocks ends the block after it; K_STEP hands its instruction
-// to step().
+// that stores into a page holding blocks, or whose store gives the acceptance point something to
+// look at, ends the block after it; K_STEP hands its instruction to step().
 
 import { EXIT_HLT, EXIT_NONE } from "../abi/layout";
 import { alu, dec, imul, inc, neg, shift } from "./alu";
@@ -130,7 +130,7 @@ export function runBlock(block: usize, big: bool): i32 {
         if (op < 7) {
           writeSeg(seg, offset, size, res);
           if (faulted()) return faultAt(i);
-          if (codeChanged) return leave(i, pc, big);
+          if (codeChanged || eventCheck) return leave(i, pc, big);
         }
         break;
       }
@@ -152,7 +152,7 @@ export function runBlock(block: usize, big: bool): i32 {
         const value = load<u8>(rec, R_KIND) == K_MOV_MR ? getReg(<i32>load<u8>(rec, R_B), size) : load<u32>(rec, R_IMM);
         writeSeg(segmentOf(rec), effectiveAddress(rec), size, value);
         if (faulted()) return faultAt(i);
-        if (codeChanged) return leave(i, pc, big);
+        if (codeChanged || eventCheck) return leave(i, pc, big);
         break;
       }
       case K_LEA:
@@ -217,7 +217,7 @@ export function runBlock(block: usize, big: bool): i32 {
         beginInstructionAt(start);
         push(load<u8>(rec, R_KIND) == K_PUSH_R ? getReg(a, size) : load<u32>(rec, R_IMM), size);
         if (faulted()) return faultAt(i);
-        if (codeChanged) return leave(i, pc, big);
+        if (codeChanged || eventCheck) return leave(i, pc, big);
         break;
       }
       case K_POP_R: {
@@ -272,7 +272,7 @@ export function runBlock(block: usize, big: bool): i32 {
         push(pc, size);
         if (faulted()) return faultAt(i);
         pc = target(pc + load<u32>(rec, R_IMM), size);
-        if (codeChanged) return leave(i, pc, big);
+        if (codeChanged || eventCheck) return leave(i, pc, big);
         break;
       }
       case K_RET: {
@@ -290,7 +290,10 @@ export function runBlock(block: usize, big: bool): i32 {
   return EXIT_NONE;
 }
 
-/** Ends the block after record `i` (a store changed cached code), at `pc`. */
+/**
+ * Ends the block after record `i` at `pc`: a store changed cached code, or reached the local
+ * APIC (EOI, TPR) so that the acceptance point has to look before the next instruction.
+ */
 function leave(i: i32, pc: u32, big: bool): i32 {
   blockRetired = i + 1;
   setEip(big ? pc : pc & 0xffff);
