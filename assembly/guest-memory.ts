@@ -14,6 +14,7 @@ import {
 import { readApicPage, writeApicPage } from "./apic/apic";
 import { findRegion } from "./memory-map";
 import { syncForExit } from "./cpu/sync";
+import { afterDeviceIo } from "./cpu/blocks";
 
 /** Host import: performs the access described in the run block; a read leaves its data there. */
 @external("env", "io")
@@ -65,6 +66,7 @@ function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, wr
   // The owner may look at the registers during the exit: show them as before this instruction.
   syncForExit();
   hostIo(block);
+  afterDeviceIo();
   return write ? 0 : load<u64>(block + RUN_IO_DATA_U64) & valueMask(size);
 }
 

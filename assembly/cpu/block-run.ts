@@ -2,8 +2,8 @@
 // with EIP kept in a local until the block ends. Each record does what the interpreter's handler
 // for its instruction does, through the same helpers (alu.ts, flags.ts, memory.ts, stack.ts). A
 // record that faults is ended by the interpreter's own exception path, at its own EIP; a record
-// that stores into a page holding blocks, or whose store gives the acceptance point something to
-// look at, ends the block after it; K_STEP hands its instruction to step().
+// that stores into a page holding blocks, reaches a device, or whose store gives the acceptance
+// point something to look at, ends the block after it; K_STEP hands its instruction to step().
 
 import { EXIT_HLT, EXIT_NONE } from "../abi/layout";
 import { alu, dec, imul, inc, neg, shift } from "./alu";
@@ -117,6 +117,7 @@ export function runBlock(block: usize, big: bool): i32 {
         if (faulted()) return faultAt(i);
         const res = alu(op & 7, getReg(a, size), src, size);
         if (op < 7) setReg(a, size, res);
+        if (codeChanged) return leave(i, pc, big);
         break;
       }
       case K_ALU_MR: case K_ALU_MI: {
@@ -130,8 +131,8 @@ export function runBlock(block: usize, big: bool): i32 {
         if (op < 7) {
           writeSeg(seg, offset, size, res);
           if (faulted()) return faultAt(i);
-          if (codeChanged || eventCheck) return leave(i, pc, big);
         }
+        if (codeChanged || eventCheck) return leave(i, pc, big);
         break;
       }
       case K_MOV_RR:
@@ -145,6 +146,7 @@ export function runBlock(block: usize, big: bool): i32 {
         const value = readSeg(segmentOf(rec), effectiveAddress(rec), size);
         if (faulted()) return faultAt(i);
         setReg(a, size, value);
+        if (codeChanged) return leave(i, pc, big);
         break;
       }
       case K_MOV_MR: case K_MOV_MI: {
@@ -184,6 +186,7 @@ export function runBlock(block: usize, big: bool): i32 {
         const src = readSeg(segmentOf(rec), effectiveAddress(rec), size);
         if (faulted()) return faultAt(i);
         setReg(a, size, <u32>imul(getReg(a, size), src, size));
+        if (codeChanged) return leave(i, pc, big);
         break;
       }
       case K_IMUL_RRI:
@@ -197,6 +200,7 @@ export function runBlock(block: usize, big: bool): i32 {
         const value = readSeg(segmentOf(rec), effectiveAddress(rec), op & 7);
         if (faulted()) return faultAt(i);
         setReg(a, size, extend(value, op));
+        if (codeChanged) return leave(i, pc, big);
         break;
       }
       case K_CMOV_RR:
@@ -208,6 +212,7 @@ export function runBlock(block: usize, big: bool): i32 {
         const value = readSeg(segmentOf(rec), effectiveAddress(rec), size);
         if (faulted()) return faultAt(i);
         if (condition(op)) setReg(a, size, value);
+        if (codeChanged) return leave(i, pc, big);
         break;
       }
       case K_SETCC:
@@ -225,6 +230,7 @@ export function runBlock(block: usize, big: bool): i32 {
         const value = pop(size);
         if (faulted()) return faultAt(i);
         setReg(a, size, value);
+        if (codeChanged) return leave(i, pc, big);
         break;
       }
       case K_CONVERT: // CBW / CWDE
@@ -291,8 +297,9 @@ export function runBlock(block: usize, big: bool): i32 {
 }
 
 /**
- * Ends the block after record `i` at `pc`: a store changed cached code, or reached the local
- * APIC (EOI, TPR) so that the acceptance point has to look before the next instruction.
+ * Ends the block after record `i` at `pc`: a store changed cached code, an access reached a
+ * device (which may have written code), or a store reached the local APIC (EOI, TPR) so that
+ * the acceptance point has to look before the next instruction.
  */
 function leave(i: i32, pc: u32, big: bool): i32 {
   blockRetired = i + 1;

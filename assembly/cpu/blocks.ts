@@ -10,7 +10,8 @@
 //   takes the slow path, which drops the page's blocks (codeWritten) and tells a running block to
 //   stop after the storing instruction (codeChanged);
 // - anyone else's writes (the owner between runs, device workers, other vCPUs): a block's bytes
-//   are compared with a copy once per run() call before it is used again.
+//   are compared with a copy before it is used again after a run() entry or a device access
+//   (which may be how the guest learns that a device wrote RAM).
 
 import {
   CODE_ENTRY_BLOCK_U32, CODE_ENTRY_EPOCH_U32, CODE_ENTRY_HOST_U32, CODE_ENTRY_MODE_U32, CODE_ENTRY_SIZE,
@@ -31,7 +32,7 @@ const MAX_BLOCK = B_RECORDS + MAX_RECORDS * (RECORD_SIZE + 15);
 
 let arena: usize = 0;
 let poolNext: usize = 0;
-/** Counts run() calls: a block checked in an older one is compared with memory before use. */
+/** Counts run() calls and device accesses: a block checked in an older epoch is compared with memory before use. */
 let epoch: u32 = 0;
 let enabled = true;
 /** Set when a write dropped blocks: the running block stops after the current instruction. */
@@ -179,6 +180,15 @@ export function codeWritten(page: usize): void {
     const e = arena + <usize>i * CODE_ENTRY_SIZE;
     if ((<usize>load<u32>(e + CODE_ENTRY_HOST_U32) & ~<usize>0xfff) == page) store<u32>(e + CODE_ENTRY_HOST_U32, 0);
   }
+  codeChanged = true;
+}
+
+/**
+ * A device access returned: what devices wrote meanwhile may include code, so blocks are
+ * compared with memory again before they run, and the running one stops after this instruction.
+ */
+export function afterDeviceIo(): void {
+  epoch++;
   codeChanged = true;
 }
 
