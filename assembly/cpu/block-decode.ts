@@ -66,7 +66,7 @@ export const K_ALU_RI32 = 33;
 export const K_MOV_RR32 = 34;
 export const K_INC32 = 35;
 export const K_DEC32 = 36;
-// Branches end a block.
+// Branches: a taken one leaves the block.
 export const K_JCC = 37;
 export const K_JMP = 38;
 export const K_CALL = 39;
@@ -75,10 +75,13 @@ export const K_RET = 40;
 // ends where it should, with nothing changed that the block relies on.
 export const K_INTERPRET = 41;
 
-/** Whether records of `kind` transfer control (and so end their block). */
+/**
+ * Whether records of `kind` end their block: unconditional transfers. A conditional jump does
+ * not: taken, it leaves the block there; not taken, the block goes on.
+ */
 // @ts-ignore: decorator
-@inline export function isBranch(kind: i32): bool {
-  return kind >= K_JCC && kind <= K_RET;
+@inline export function endsBlock(kind: i32): bool {
+  return kind >= K_JMP && kind <= K_RET;
 }
 
 /** Whether records of `kind` write memory (the runner then looks for self-modified code). */

@@ -268,7 +268,7 @@ export function runBlock(block: usize, big: bool): i32 {
         setReg32(a, dec(reg32(a), 4));
         break;
       case K_JCC:
-        if (condition(op)) pc = target(pc + load<u32>(rec, R_IMM), size);
+        if (condition(op)) return leave(i, target(pc + load<u32>(rec, R_IMM), size), big);
         break;
       case K_JMP:
         pc = target(pc + load<u32>(rec, R_IMM), size);
@@ -297,9 +297,9 @@ export function runBlock(block: usize, big: bool): i32 {
 }
 
 /**
- * Ends the block after record `i` at `pc`: a store changed cached code, an access reached a
- * device (which may have written code), or a store reached the local APIC (EOI, TPR) so that
- * the acceptance point has to look before the next instruction.
+ * Ends the block after record `i` at `pc`: a conditional jump was taken, a store changed cached
+ * code, an access reached a device (which may have written code), or a store reached the local
+ * APIC (EOI, TPR) so that the acceptance point has to look before the next instruction.
  */
 function leave(i: i32, pc: u32, big: bool): i32 {
   blockRetired = i + 1;

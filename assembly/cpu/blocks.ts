@@ -1,5 +1,5 @@
 // The decoded-block cache. A block is the run of instructions from one address to the first
-// branch (or the first instruction without a record kind, or the page's end), decoded once into
+// unconditional branch (or the first instruction without a record kind, or the page's end), decoded once into
 // records (block-decode.ts) that block-run.ts executes. Blocks live in this vCPU's arena (see
 // CODE_* in abi/layout.ts), named by the shared-memory address of their first byte and by CS.D,
 // the only mode bit decoding depends on: a block is found through the current translation of
@@ -18,7 +18,7 @@ import {
   CODE_PAGES_BASE, CODE_POOL_BASE, CODE_POOL_SIZE, CODE_TABLE_ENTRIES, VCPU_BLOCK_BASE, VCPU_BLOCK_SIZE,
   VCPU_INTERPRET_ONLY_U32, VMH_BASE, VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32,
 } from "../abi/layout";
-import { decodeRecord, isBranch, K_STEP, R_KIND, R_LEN, RECORD_SIZE } from "./block-decode";
+import { decodeRecord, endsBlock, K_STEP, R_KIND, R_LEN, RECORD_SIZE } from "./block-decode";
 import { codeAddress, dropWritable } from "./memory";
 import { cpu, csBase, csBig, csLimit, eip } from "./state";
 
@@ -123,7 +123,7 @@ function build(e: usize, host: usize, mode: u32): usize {
     p += <usize>length;
     const kind = <i32>load<u8>(rec, R_KIND);
     rec += RECORD_SIZE;
-    if (isBranch(kind) || p == pageEnd) break;
+    if (endsBlock(kind) || p == pageEnd) break;
   }
   const bytes = p - host;
   store<u16>(block + B_COUNT, <u16>count);
