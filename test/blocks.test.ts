@@ -1,5 +1,5 @@
 // The core's decoded blocks against its interpreter: random runs of the instructions blocks
-// decode (ALU, MOV, LEA, shifts, IMUL, MOVZX/MOVSX, CMOVcc, SETcc, PUSH/POP, CALL/RET, Jcc, in
+// decode (ALU, MOV, LEA, shifts, IMUL, MOVZX/MOVSX, CMOVcc, SETcc, PUSH/POP, CALL/RET, Jcc, x87, in
 // 8-, 16- and 32-bit forms, in 16- and 32-bit code) with memory operands that sometimes fault
 // (past DS's limit) or reach unmapped memory (an I/O exit), stores that rewrite instructions
 // ahead of them, and small instruction budgets. Every case runs once interpreted and once
@@ -69,7 +69,7 @@ class Gen {
     const [size, p] = this.size();
     const w = size === 1 ? 0 : 1;
     const imm = (n: number): number[] => le(r.u32(), n);
-    switch (r.below(jumps ? 22 : 20)) {
+    switch (r.below(jumps ? 23 : 21)) {
       case 0: return this.emit([...p, (r.below(8) << 3) | w, 0xc0 | (r.below(8) << 3) | this.dst()]); // ALU r,r
       case 1: return this.emit([...p, (r.below(8) << 3) | 2 | w, ...this.mem(this.dst())]); // ALU r,m
       case 2: return this.emit([...p, (r.below(8) << 3) | w, ...this.mem(r.below(8))]); // ALU m,r
@@ -99,7 +99,12 @@ class Gen {
       case 17: return this.emit([0x0f, 0x90 | r.below(16), 0xc0 | this.dst()]); // SETcc
       case 18: { const [, q] = this.size(false); return this.emit(r.chance(0.5) ? [...q, 0x50 | r.below(8)] : [...q, 0x58 | this.dst()]); } // PUSH/POP
       case 19: return this.emit([r.pick([0x98, 0x99, 0x90])]);
-      case 20: return this.jump();
+      case 20: { // x87: FLD/FST/FADD/FSTP on memory, FLD1, FADDP, FCHS
+        const form = r.below(7);
+        if (form >= 4) return this.emit([[0xd9, 0xe8], [0xde, 0xc1], [0xd9, 0xe0]][form - 4]);
+        return this.emit([[0xd9, 0xd9, 0xd8, 0xdd][form], ...this.mem([0, 2, 0, 3][form])]);
+      }
+      case 21: return this.jump();
       default: return this.emit(r.pick([[0xf5], [0xf8], [0xf9], [0x0f, 0xa3, 0xc0 | r.below(64)]])); // CMC CLC STC BT: interpreted
     }
   }
@@ -145,6 +150,7 @@ function le(value: number, bytes: number): number[] {
 function generate(seed: number, index: number): Program {
   const rng = new Rng((Math.imul(seed ^ 0x27d4eb2d, 0x9e3779b1) + index) >>> 0);
   const gen = new Gen(rng, rng.chance(0.25));
+  gen.emit([0xdb, 0xe3]); // FNINIT: both runs start with the same FPU
   const count = rng.int(1, 40);
   for (let i = 0; i < count; i++) {
     if (rng.chance(0.05)) gen.selfModify();

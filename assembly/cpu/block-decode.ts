@@ -71,9 +71,10 @@ export const K_JCC = 37;
 export const K_JMP = 38;
 export const K_CALL = 39;
 export const K_RET = 40;
-// The interpreter runs this instruction (x87, flag operations) and the block goes on when it
+// The interpreter runs this instruction (FWAIT, flag operations) and the block goes on when it
 // ends where it should, with nothing changed that the block relies on.
 export const K_INTERPRET = 41;
+export const K_X87 = 42; // D8-DF: R_OP the opcode's low bits, R_B the ModRM byte
 
 /**
  * Whether records of `kind` end their block: unconditional transfers. A conditional jump does
@@ -359,8 +360,8 @@ function decodeOpcode(op: u32, r: usize, opSize: i32, addrSize: i32, seg: i32): 
     }
     case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
       modrm(r, addrSize, seg);
-      put(r, K_INTERPRET, 0, 0, opSize, 0);
-      return K_INTERPRET;
+      put(r, K_X87, 0, (mod << 6) | (regField << 3) | rmField, opSize, op & 7);
+      return K_X87;
     case 0x9b: case 0xf5: case 0xf8: case 0xf9: case 0xfc: case 0xfd: // FWAIT CMC CLC STC CLD STD
       put(r, K_INTERPRET, 0, 0, opSize, 0);
       return K_INTERPRET;

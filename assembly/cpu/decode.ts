@@ -282,6 +282,16 @@ function decodeEa32(): void {
   eaOffset = offset;
 }
 
+/** Sets the operands of an x87 instruction that a decoded block (block-run.ts) runs. */
+export function setX87Operands(modrm: u32, seg: i32, offset: u32, size: i32): void {
+  modrmMod = <i32>(modrm >> 6);
+  modrmReg = <i32>((modrm >> 3) & 7);
+  modrmRm = <i32>(modrm & 7);
+  eaSeg = seg;
+  eaOffset = offset;
+  opSize = size;
+}
+
 /** The segment of a memory operand without ModRM (string sources, moffs, XLAT): DS or the override. */
 // @ts-ignore: decorator
 @inline export function dataSeg(): i32 {

@@ -6,7 +6,8 @@
  *
  * The FPU starts each case as FNINIT leaves it (the native runner executes FNINIT); after a
  * fault, the FPU state is read from the vCPU block and laid out as FNSAVE's 32-bit image at
- * WIN_OUT, independently of the core's own FNSAVE.
+ * WIN_OUT, independently of the core's own FNSAVE. A case runs through the core's decoded blocks
+ * unless `interpretOnly` asks for the interpreter alone.
  */
 import {
   FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
@@ -34,12 +35,13 @@ export class X87CoreRunner {
   constructor(private readonly selectors: HostSelectors) {}
 
   /** Runs one case from FNINIT's state and returns what the core ended with. */
-  run(c: X87Case): X87Result {
+  run(c: X87Case, interpretOnly = false): X87Result {
     this.window.set(c.window);
     this.fpu.setUint16(FPU_CW_U16, 0x37f, true);
     this.fpu.setUint16(FPU_SW_U16, 0, true);
     this.fpu.setUint16(FPU_TW_U16, 0xffff, true);
     const exit = this.core.run(c.code, [
+      { tag: REG.interpret_only, value: interpretOnly ? 1 : 0 },
       { tag: REG.rax, value: c.eax >>> 0 },
       { tag: REG.rflags, value: (c.eflags & EFLAGS_INPUT) | EFLAGS_FIXED },
       { tag: REG.cr0, value: CR0_PE_ET_NE },
