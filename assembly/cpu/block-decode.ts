@@ -1,8 +1,9 @@
 // Decoding one instruction into a compact record for a decoded block (blocks.ts), which
-// block-run.ts executes without fetching or decoding again. Only the common integer forms have a
-// record kind; anything else (and anything with LOCK or REP) ends the block with K_STEP, which
-// hands that instruction to the interpreter. Operands are kept symbolic (register numbers, the
-// effective address's parts), never their values, so a record stays valid while registers change.
+// block-run.ts executes without fetching or decoding again. The common integer forms and the x87
+// escapes have a record kind; anything else (and anything with LOCK or REP) ends the block with
+// K_STEP, which hands that instruction to the interpreter. Operands are kept symbolic (register
+// numbers, the effective address's parts), never their values, so a record stays valid while
+// registers change.
 
 import { SEG_DS, SEG_SS } from "../abi/layout";
 import { ALU_AND } from "./alu";
@@ -83,12 +84,6 @@ export const K_X87 = 42; // D8-DF: R_OP the opcode's low bits, R_B the ModRM byt
 // @ts-ignore: decorator
 @inline export function endsBlock(kind: i32): bool {
   return kind >= K_JMP && kind <= K_RET;
-}
-
-/** Whether records of `kind` write memory (the runner then looks for self-modified code). */
-export function writesMemory(kind: i32): bool {
-  return kind == K_ALU_MR || kind == K_ALU_MI || kind == K_MOV_MR || kind == K_MOV_MI || kind == K_PUSH_R ||
-    kind == K_PUSH_I || kind == K_CALL;
 }
 
 // Cursor over the instruction's bytes: reads past `limit` (the page's end) give 0 and set `over`.

@@ -1,9 +1,9 @@
 // The decoded-block cache. A block is the run of instructions from one address to the first
-// unconditional branch (or the first instruction without a record kind, or the page's end), decoded once into
-// records (block-decode.ts) that block-run.ts executes. Blocks live in this vCPU's arena (see
-// CODE_* in abi/layout.ts), named by the shared-memory address of their first byte and by CS.D,
-// the only mode bit decoding depends on: a block is found through the current translation of
-// CS:EIP, so paging and segment changes need no flush.
+// unconditional branch (or the first instruction without a record kind, or the page's end),
+// decoded once into records (block-decode.ts) that block-run.ts executes. Blocks live in this
+// vCPU's arena (CODE_* in abi/layout.ts), named by the shared-memory address of their first
+// byte and by CS.D, the only mode bit decoding depends on: a block is found through the current
+// translation of CS:EIP, so paging and segment changes need no flush.
 //
 // Keeping blocks true to memory:
 // - this vCPU's writes: pages holding blocks are kept out of the write TLB, so every store to one
@@ -15,7 +15,7 @@
 
 import {
   CODE_ENTRY_BLOCK_U32, CODE_ENTRY_EPOCH_U32, CODE_ENTRY_HOST_U32, CODE_ENTRY_MODE_U32, CODE_ENTRY_SIZE,
-  CODE_PAGES_BASE, CODE_POOL_BASE, CODE_POOL_SIZE, CODE_TABLE_ENTRIES, VCPU_BLOCK_BASE, VCPU_BLOCK_SIZE,
+  CODE_PAGES_BASE, CODE_POOL_BASE, CODE_TABLE_ENTRIES, VCPU_BLOCK_BASE, VCPU_BLOCK_SIZE,
   VCPU_INTERPRET_ONLY_U32, VMH_BASE, VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32,
 } from "../abi/layout";
 import { decodeRecord, endsBlock, K_STEP, R_KIND, R_LEN, RECORD_SIZE } from "./block-decode";
@@ -32,7 +32,7 @@ const MAX_BLOCK = B_RECORDS + MAX_RECORDS * (RECORD_SIZE + 15);
 
 let arena: usize = 0;
 let poolNext: usize = 0;
-/** Counts run() calls and device accesses: a block checked in an older epoch is compared with memory before use. */
+/** Counts run() calls and device accesses: a block last checked in an older one is compared with memory first. */
 let epoch: u32 = 0;
 let enabled = true;
 /** Set when a write dropped blocks: the running block stops after the current instruction. */
@@ -57,8 +57,9 @@ function flushBlocks(): void {
   poolNext = arena + CODE_POOL_BASE;
 }
 
+/** Bytes of the code-page bitmap: a bit per RAM page, in whole words. */
 function pageBitmapBytes(): usize {
-  return ((<usize>load<u32>(VMH_BASE + VMH_RAM_SIZE_U32) >> 15) + 3) & ~3;
+  return (((<usize>load<u32>(VMH_BASE + VMH_RAM_SIZE_U32) >> 12) + 31) >> 5) << 2;
 }
 
 // @ts-ignore: decorator
