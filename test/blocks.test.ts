@@ -217,3 +217,25 @@ test(`decoded blocks match the interpreter (${CASES} programs, BLOCKS_SEED=${SEE
   t.diagnostic(`${faults} of ${CASES} programs ended in an exception`);
   assert.ok(faults > CASES / 20, "too few programs fault: the memory operands no longer reach past DS's limit");
 });
+
+test("a loop that writes its own code page, data and instructions, ends as interpreted", () => {
+  const disp = (address: number): number[] => le(address - DATA, 4);
+  const code = [
+    0xb9, ...le(200, 4), // mov ecx, 200
+    0x89, 0x8e, ...disp(CODE + 0x800), // loop: mov [CODE + 0x800], ecx (data beside the code)
+    0x88, 0x8e, ...disp(CODE + 18), // mov [the next instruction's immediate], cl
+    0xb8, 0x44, 0x33, 0x22, 0x11, // mov eax, 0x11223344 (its low byte rewritten)
+    0x01, 0xc3, // add ebx, eax
+    0x49, // dec ecx
+    0x75, 0xea, // jnz loop
+    HLT,
+  ];
+  const program: Program = { code, listing: [], code16: false };
+  const reference = runCase(program, 1, true);
+  assert.deepEqual(reference.exit, { reason: "hlt" });
+  for (const budget of [undefined, 7]) {
+    const mine = runCase(program, 1, false, budget);
+    assert.deepEqual([mine.exit, mine.state, mine.io], [reference.exit, reference.state, reference.io], `budget ${budget}`);
+    assert.deepEqual(mine.ram, reference.ram, `RAM, budget ${budget}`);
+  }
+});

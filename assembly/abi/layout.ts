@@ -258,8 +258,9 @@ export const IOAPIC_EOI_GPA = 0xfec00040;
 
 // Code cache: each vCPU's private arena of decoded blocks (assembly/cpu/blocks.ts), placed by
 // workers/vm-layout.ts. A direct-mapped table of entries naming blocks by the shared-memory
-// address of their first byte, a pool the blocks are carved from, and a bitmap of the guest RAM
-// pages that hold cached code (one bit per 4 KiB page, as many bytes as the dirty bitmap).
+// address of their first byte, a pool the blocks are carved from, a direct-mapped count of how
+// often writes dropped a page's blocks, and a bitmap of the guest RAM pages that hold cached code
+// (one bit per 4 KiB page, as many bytes as the dirty bitmap).
 export const CODE_TABLE_ENTRIES = 4096; // a power of two
 export const CODE_ENTRY_HOST_U32 = 0; // shared-memory address of the block's first byte; 0: empty
 export const CODE_ENTRY_MODE_U32 = 4; // what decoding depended on (CS.D)
@@ -268,7 +269,12 @@ export const CODE_ENTRY_BLOCK_U32 = 12; // byte address of the block in the pool
 export const CODE_ENTRY_SIZE = 16;
 export const CODE_POOL_BASE = CODE_TABLE_ENTRIES * CODE_ENTRY_SIZE;
 export const CODE_POOL_SIZE = 1 << 20;
-export const CODE_PAGES_BASE = CODE_POOL_BASE + CODE_POOL_SIZE;
+export const CODE_DROPS_BASE = CODE_POOL_BASE + CODE_POOL_SIZE;
+export const CODE_DROPS_ENTRIES = 256; // a power of two
+export const CODE_DROPS_PAGE_U32 = 0; // RAM page number + 1; 0: empty
+export const CODE_DROPS_COUNT_U32 = 4;
+export const CODE_DROPS_SIZE = 8;
+export const CODE_PAGES_BASE = CODE_DROPS_BASE + CODE_DROPS_ENTRIES * CODE_DROPS_SIZE;
 
 // Request bits (VCPU_REQUEST_U32)
 export const REQ_RUN = 1;

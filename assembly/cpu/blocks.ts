@@ -8,12 +8,14 @@
 // Keeping blocks true to memory:
 // - this vCPU's writes: pages holding blocks are kept out of the write TLB, so every store to one
 //   takes the slow path, which drops the page's blocks (codeWritten) and tells a running block to
-//   stop after the storing instruction (codeChanged);
+//   stop after the storing instruction (codeChanged); a page whose blocks were dropped again and
+//   again (code beside data it writes) is left to the interpreter until the next flush;
 // - anyone else's writes (the owner between runs, device workers, other vCPUs): a block's bytes
 //   are compared with a copy before it is used again after a run() entry or a device access
 //   (which may be how the guest learns that a device wrote RAM).
 
 import {
+  CODE_DROPS_BASE, CODE_DROPS_COUNT_U32, CODE_DROPS_ENTRIES, CODE_DROPS_PAGE_U32, CODE_DROPS_SIZE,
   CODE_ENTRY_BLOCK_U32, CODE_ENTRY_EPOCH_U32, CODE_ENTRY_HOST_U32, CODE_ENTRY_MODE_U32, CODE_ENTRY_SIZE,
   CODE_PAGES_BASE, CODE_POOL_BASE, CODE_TABLE_ENTRIES, VCPU_BLOCK_BASE, VCPU_BLOCK_SIZE,
   VCPU_INTERPRET_ONLY_U32, VMH_BASE, VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32,
@@ -29,6 +31,8 @@ export const B_RECORDS = 8;
 /** Records per block at most: bounds a block's size and the instructions it retires at once. */
 const MAX_RECORDS = 32;
 const MAX_BLOCK = B_RECORDS + MAX_RECORDS * (RECORD_SIZE + 15);
+/** Times writes may drop a page's blocks before the page is left to the interpreter. */
+const MAX_DROPS: u32 = 8;
 
 let arena: usize = 0;
 let poolNext: usize = 0;
@@ -53,6 +57,7 @@ export function enterBlocks(): void {
 /** Drops every block. */
 function flushBlocks(): void {
   memory.fill(arena, 0, CODE_POOL_BASE);
+  memory.fill(arena + CODE_DROPS_BASE, 0, CODE_DROPS_ENTRIES * CODE_DROPS_SIZE);
   memory.fill(arena + CODE_PAGES_BASE, 0, pageBitmapBytes());
   poolNext = arena + CODE_POOL_BASE;
 }
@@ -89,7 +94,7 @@ export function findBlock(most: i32): usize {
   } else {
     block = build(e, host, mode);
   }
-  if (<i32>load<u16>(block + B_COUNT) > most) return 0;
+  if (block == 0 || <i32>load<u16>(block + B_COUNT) > most) return 0;
   const bytes = <u32>load<u16>(block + B_BYTES);
   if (bytes != 0) {
     const last = eip + bytes - 1;
@@ -105,9 +110,13 @@ function sameBytes(block: usize, host: usize): bool {
   return memory.compare(copy, host, bytes) == 0;
 }
 
-/** Decodes the block at `host` into the pool and names it in table entry `e`. */
+/**
+ * Decodes the block at `host` into the pool and names it in table entry `e`; returns 0 for a
+ * page left to the interpreter.
+ */
 function build(e: usize, host: usize, mode: u32): usize {
-  if (poolNext + MAX_BLOCK > arena + CODE_PAGES_BASE) flushBlocks();
+  if (restless(host)) return 0;
+  if (poolNext + MAX_BLOCK > arena + CODE_DROPS_BASE) flushBlocks();
   const block = poolNext;
   const pageEnd = (host & ~<usize>0xfff) + 0x1000;
   let p = host;
@@ -152,6 +161,19 @@ function pageIndex(host: usize): i32 {
   return arena + CODE_PAGES_BASE + ((<usize>page >> 5) << 2);
 }
 
+// @ts-ignore: decorator
+@inline function dropsEntry(page: i32): usize {
+  return arena + CODE_DROPS_BASE + <usize>(page & (CODE_DROPS_ENTRIES - 1)) * CODE_DROPS_SIZE;
+}
+
+/** Whether writes dropped the blocks of the page of `host` so often that it is left to the interpreter. */
+function restless(host: usize): bool {
+  const page = pageIndex(host);
+  if (page < 0) return false;
+  const d = dropsEntry(page);
+  return load<u32>(d + CODE_DROPS_PAGE_U32) == <u32>page + 1 && load<u32>(d + CODE_DROPS_COUNT_U32) >= MAX_DROPS;
+}
+
 /** Marks the page of `host` as holding code, taking it out of the write TLB the first time. */
 function holdsCode(host: usize): void {
   const page = pageIndex(host);
@@ -177,6 +199,10 @@ export function codeWritten(page: usize): void {
   if (index < 0) return;
   const word = bitmapWord(index);
   store<u32>(word, load<u32>(word) & ~(1 << (index & 31)));
+  const d = dropsEntry(index);
+  const drops = load<u32>(d + CODE_DROPS_PAGE_U32) == <u32>index + 1 ? load<u32>(d + CODE_DROPS_COUNT_U32) : 0;
+  store<u32>(d + CODE_DROPS_PAGE_U32, <u32>index + 1);
+  store<u32>(d + CODE_DROPS_COUNT_U32, drops + 1);
   for (let i = 0; i < CODE_TABLE_ENTRIES; i++) {
     const e = arena + <usize>i * CODE_ENTRY_SIZE;
     if ((<usize>load<u32>(e + CODE_ENTRY_HOST_U32) & ~<usize>0xfff) == page) store<u32>(e + CODE_ENTRY_HOST_U32, 0);
