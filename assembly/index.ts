@@ -56,10 +56,10 @@ export function run(block: usize, budget: i32): i32 {
     }
     let exit = acceptInterrupts();
     // A decoded block runs only where nothing waits at the acceptance point (a shadow, an
-    // injected interrupt): those keep their one-instruction granularity.
-    const block = exit == EXIT_NONE && !eventCheck ? findBlock(budget - retired) : 0;
-    if (block != 0) {
-      exit = runBlock(block, csBig);
+    // interrupt to take): there the interpreter keeps the one-instruction granularity.
+    const decoded = exit == EXIT_NONE && !eventCheck ? findBlock(budget - retired) : 0;
+    if (decoded != 0) {
+      exit = runBlock(decoded, csBig);
       retired += blockRetired;
       if (exit == EXIT_NONE) continue;
       reason = exit;
