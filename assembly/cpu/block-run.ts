@@ -20,7 +20,7 @@ import { B_COUNT, B_RECORDS, clearCodeChanged, codeChanged } from "./blocks";
 import { setX87Operands } from "./decode";
 import { unfinished } from "./exit";
 import { faulted } from "./fault";
-import { condition } from "./flags";
+import { condition, LAZY_DEC, LAZY_INC, setLazy } from "./flags";
 import { blockFault, eventCheck, step } from "./interp";
 import { codePage, readSeg, writeSeg } from "./memory";
 import { pop, push, setStackPointer, stackOffset } from "./stack";
@@ -275,12 +275,18 @@ export function runBlock(block: usize, big: bool): i32 {
       case K_MOV_RR32:
         setReg32(a, reg32(<i32>load<u8>(rec, R_B)));
         break;
-      case K_INC32:
-        setReg32(a, inc(reg32(a), 4));
+      case K_INC32: { // inc() and dec() inlined: the hottest loop counters
+        const value = reg32(a);
+        setLazy(LAZY_INC, value, 1, value + 1, 4);
+        setReg32(a, value + 1);
         break;
-      case K_DEC32:
-        setReg32(a, dec(reg32(a), 4));
+      }
+      case K_DEC32: {
+        const value = reg32(a);
+        setLazy(LAZY_DEC, value, 1, value - 1, 4);
+        setReg32(a, value - 1);
         break;
+      }
       case K_JCC:
         if (condition(op)) return leave(i, target(pc + load<u32>(rec, R_IMM), size), big);
         break;
