@@ -239,3 +239,37 @@ test("a loop that writes its own code page, data and instructions, ends as inter
     assert.deepEqual(mine.ram, reference.ram, `RAM, budget ${budget}`);
   }
 });
+
+test("a block is found through the current translation: a remapped page runs its new code", () => {
+  const machine = new CoreHost(1 << 20);
+  machine.setMemoryMap([{ kind: "ram", gpa: gpa(0), size: 0x10000, ramOffset: ramOffset(0) }]);
+  const ram = machine.ram;
+  const PD = 0x8000, PT = 0x9000, MAIN = 0x3000;
+  ram.fill(0, 0, 0x10000);
+  ram.set(le(PT | 3, 4), PD);
+  for (let page = 0; page < 16; page++) ram.set(le((page << 12) | 3, 4), PT + page * 4);
+  ram.set([0xb8, ...le(1, 4), 0xc3], 0x1000); // mov eax, 1; ret
+  ram.set([0xb8, ...le(2, 4), 0xc3], 0x5000); // mov eax, 2; ret
+  const call = (at: number): number[] => [0xe8, ...le(0x1000 - (at + 5), 4)];
+  const main = [
+    0xb8, ...le(PD, 4), 0x0f, 0x22, 0xd8, // mov eax, PD; mov cr3, eax (no translation left from a run before)
+  ];
+  main.push(
+    ...call(MAIN + main.length), // eax = 1 from the page at 0x1000
+    0x89, 0xc3, // mov ebx, eax
+    0xc7, 0x05, ...le(PT + 4, 4), ...le(0x5003, 4), // linear 0x1000 now maps physical 0x5000
+    0x0f, 0x01, 0x3d, ...le(0x1000, 4), // invlpg [0x1000]
+  );
+  main.push(...call(MAIN + main.length), 0x01, 0xc3, HLT); // eax = 2; add ebx, eax
+  for (const interpretOnly of [1, 0]) {
+    ram.set(le(0x1003, 4), PT + 4);
+    ram.set(main, MAIN);
+    machine.setState([
+      ...flatProtectedMode(MAIN),
+      { tag: REG.cr0, value: 0x80000011 }, { tag: REG.cr3, value: PD },
+      { tag: REG.rsp, value: 0x7000 }, { tag: REG.interpret_only, value: interpretOnly },
+    ]);
+    assert.deepEqual(machine.run(1000), { reason: "hlt" });
+    assert.equal(machine.getState([REG.rbx])[0].value, 3n, `interpret_only ${interpretOnly}`);
+  }
+});
