@@ -135,7 +135,8 @@ function subtractCondition(test: i32): bool {
 }
 
 /** Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc). */
-export function condition(cc: i32): bool {
+// @ts-ignore: decorator
+@inline export function condition(cc: i32): bool {
   let result: bool;
   if (lazyOp == LAZY_SUB) {
     result = subtractCondition(cc >> 1);
