@@ -1,9 +1,10 @@
 /**
- * `npm run bench [-- --json] [-- --cpu]`: runs the bench suite (bench/suite.ts, the guest CPU
- * figures of bench/cpu.ts included) in Node on worker_threads, then in headless Chromium on a page
- * served by a Vite dev server, and prints the figures for people, or one JSON object with
- * `--json`. `--cpu` runs only the CPU workloads and prints their medians as JSON. Progress goes
- * to stderr.
+ * `npm run bench [-- --json] [-- --cpu] [-- --no-boot]`: runs the bench suite (bench/suite.ts, the
+ * guest CPU figures of bench/cpu.ts included) in Node on worker_threads, then in headless Chromium
+ * on a page served by a Vite dev server, then boots the default guest to its shell in both and in
+ * v86 (bench/boot.ts), and prints the figures for people, or one JSON object with `--json`.
+ * `--cpu` runs only the CPU workloads and prints their medians as JSON; `--no-boot` skips the
+ * boots. Progress goes to stderr.
  */
 import { cpus, loadavg, release } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -11,6 +12,7 @@ import { chromium } from "playwright-core";
 import { createServer } from "vite";
 import { spawnNodeWorker } from "../workers/node-spawn";
 import { loadCore, spawnVcpu } from "../workers/node-host";
+import { bootChromium, bootNode, bootV86, cachedGuest, type BootFigures } from "./boot";
 import { CPU_SETTINGS, CPU_TARGET, runCpuSuite, type CpuOutcome, type CpuResult } from "./cpu";
 import { METRICS, runSuite, SETTINGS, TARGETS, type Metric, type SuiteResult } from "./suite";
 import { CPU_METRICS, WORKLOADS, type CpuMetric } from "./workloads";
@@ -26,6 +28,8 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** Only the CPU workloads (`--cpu`). */
 const cpuOnly = process.argv.includes("--cpu");
+/** Without the guest boots (`--no-boot`), which take minutes. */
+const withBoots = !cpuOnly && !process.argv.includes("--no-boot");
 
 async function runNode(): Promise<SuiteResult | Pick<SuiteResult, "cpu">> {
   const env = {
@@ -189,6 +193,38 @@ function report(results: Record<Environment, SuiteResult>, machine: Record<strin
   return lines.join("\n");
 }
 
+interface BootResults { node: BootFigures; chromium: BootFigures; v86: { v86_boot_s: number } | string }
+
+/** The default guest booted to its shell in Node, in the page in Chromium, and in v86 in Chromium. */
+async function runBoots(): Promise<BootResults | string> {
+  const guest = cachedGuest();
+  if (typeof guest === "string") return guest;
+  log("Boot to shell in Node...");
+  const node = await bootNode(guest);
+  log("Boot to shell in the page in Chromium...");
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  let inChromium: BootFigures;
+  try {
+    inChromium = await bootChromium(browser);
+  } finally {
+    await browser.close();
+  }
+  log("Boot in v86 (the anchor)...");
+  const v86 = await bootV86(guest).catch((error: Error) => `v86-boot failed: ${error.message}`);
+  return { node, chromium: inChromium, v86 };
+}
+
+/** Boot figures as report lines. */
+function bootReport(boots: BootResults | string | undefined): string[] {
+  if (boots === undefined) return [];
+  if (typeof boots === "string") return ["", `Boot: not measured (${boots})`];
+  const line = (env: string, f: BootFigures): string =>
+    `  ${env.padEnd(9)}${f.boot_to_shell_s} s to the shell, ${(f.instructions / 1e9).toFixed(2)} G instructions; per s: ` +
+    Object.entries(f.exits_per_s).map(([kind, rate]) => `${kind} ${rate}`).join(", ");
+  const v86 = typeof boots.v86 === "string" ? `  v86      ${boots.v86}` : `  v86      ${boots.v86.v86_boot_s} s to the marker (Chromium ratio ${(boots.chromium.boot_to_shell_s / boots.v86.v86_boot_s).toFixed(2)}x)`;
+  return ["", "Boot of the default guest (guest/default.json) to its shell prompt:", line("node", boots.node), line("chromium", boots.chromium), v86];
+}
+
 async function main(): Promise<void> {
   const json = process.argv.includes("--json");
   const started = performance.now();
@@ -205,6 +241,7 @@ async function main(): Promise<void> {
   log("Chromium suite (headless, Vite dev server)...");
   const browser = await runChromium();
   machine.chromium = browser.version;
+  const boots = withBoots ? await runBoots() : undefined;
   log(`bench took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   if (!("figures" in node) || !("figures" in browser.result)) {
     const medians = (cpu: CpuResult) => Object.fromEntries(CPU_METRICS.map((metric) => {
@@ -224,9 +261,11 @@ async function main(): Promise<void> {
       })),
     });
     const workloads = Object.fromEntries(WORKLOADS.map(({ metric, unit, description }) => [metric, { unit, description, ...runSize(results, metric) }]));
+    const boot = (env: "node" | "chromium") => (typeof boots === "object" ? boots[env] : {});
     console.log(JSON.stringify({
-      chromium: medians(results.chromium),
-      node: medians(results.node),
+      chromium: { ...medians(results.chromium), ...boot("chromium") },
+      node: { ...medians(results.node), ...boot("node") },
+      ...(typeof boots === "object" ? { v86: boots.v86 } : typeof boots === "string" ? { boot_note: boots } : {}),
       machine,
       settings: { ...SETTINGS, cpu: { ...CPU_SETTINGS, workloads } },
       targets: targets(results),
@@ -234,7 +273,7 @@ async function main(): Promise<void> {
       notes: cpuNotes(results),
     }, null, 2));
   } else {
-    console.log(report(results, machine));
+    console.log([report(results, machine), ...bootReport(boots)].join("\n"));
   }
 }
 

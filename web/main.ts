@@ -1,25 +1,29 @@
 /**
- * The first page: runs the hello machine (workers/hello-machine.ts) and shows what the guest
- * writes to COM1 in an xterm.js terminal, with the vCPU's exit in a status line. The terminal's
- * text is exposed as `window.vmConsoleText()` and the exit as `data-exit` on the status line.
+ * The page: boots the cached default guest (guest/default.json, served at /guest/ by
+ * vite.config.ts) on the PC machine (workers/pc-machine.ts) with COM1 on an xterm.js terminal
+ * that takes the keyboard. The terminal's text is exposed as `window.vmConsoleText()`; the status
+ * line carries the page state in `data-state` and, at the end, the guest's fate in `data-fate`.
  */
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 import { Terminal } from "@xterm/xterm";
 import coreUrl from "../build/core.wasm?url";
-import type { VcpuExit } from "../workers/exits";
-import { HelloMachine } from "../workers/hello-machine";
+import { parseGuestManifest } from "../workers/boot/guest-manifest";
+import { PcMachine, type MachineFate } from "../workers/pc-machine";
+import type { VcpuStats } from "../workers/vcpu";
 import { webWorkerHandle } from "../workers/worker-handle";
 
 declare global {
   interface Window {
     /** The terminal's text: one line per row, trailing blanks trimmed. */
     vmConsoleText(): string;
+    /** The running machine's counters (instructions, device accesses by kind, exits, halts); undefined before it starts. */
+    vmStats(): VcpuStats | undefined;
   }
 }
 
 /** What the status line shows (`data-state`), so styles and tests need not parse its text. */
-type PageState = "loading" | "running" | "halted" | "error";
+type PageState = "loading" | "running" | "ended" | "error";
 
 function element(id: string): HTMLElement {
   const found = document.getElementById(id);
@@ -28,9 +32,10 @@ function element(id: string): HTMLElement {
 }
 
 const statusLine = element("status");
-const terminal = new Terminal({ rows: 12, cols: 80, disableStdin: true, cursorBlink: false });
+const terminal = new Terminal({ rows: 30, cols: 100, scrollback: 5000, convertEol: false });
 terminal.open(element("terminal"));
 
+window.vmStats = () => undefined;
 window.vmConsoleText = () => {
   const buffer = terminal.buffer.active;
   const lines: string[] = [];
@@ -38,31 +43,25 @@ window.vmConsoleText = () => {
   return lines.join("\n").trimEnd();
 };
 
-function setStatus(state: PageState, text: string, exit?: VcpuExit["reason"]): void {
+function setStatus(state: PageState, text: string, fate?: MachineFate["reason"]): void {
   statusLine.dataset.state = state;
-  if (exit) statusLine.dataset.exit = exit;
+  if (fate) statusLine.dataset.fate = fate;
   statusLine.textContent = text;
 }
 
-const hex = (value: number | bigint): string => `0x${value.toString(16)}`;
+const FATE_TEXT: Record<MachineFate["reason"], string> = {
+  "power-off": "The guest powered off.",
+  reset: "The guest reset the machine.",
+  "triple-fault": "The guest triple-faulted: the processor shut down.",
+  stopped: "The machine was stopped.",
+  failed: "The machine stopped:",
+};
 
-function describeExit(exit: VcpuExit): string {
-  switch (exit.reason) {
-    case "hlt":
-      return "Guest halted (HLT).";
-    case "io":
-      return `Guest stopped at an unclaimed ${exit.space} ${exit.write ? "write" : "read"} at ${hex(exit.address)}.`;
-    case "unsupported-instruction":
-      return `Guest stopped at unsupported opcode ${hex(exit.opcode)} at ${hex(exit.rip)}.`;
-    case "fetch-fault":
-      return `Guest fetched code from unmapped address ${hex(exit.address)}.`;
-    case "exception":
-      return `Guest raised exception ${exit.vector} at ${hex(exit.rip)}.`;
-    case "shutdown":
-      return "Guest triple-faulted: the processor shut down.";
-    case "interrupt-acknowledge":
-      return "Guest took an ExtINT that no interrupt controller answered.";
-  }
+/** Fetches a file of the guest cache; a missing one gets a message saying how to make it. */
+async function fetchGuestFile(path: string): Promise<Response> {
+  const response = await fetch(`/guest/${path}`);
+  if (!response.ok) throw new Error(`the guest image ${path} is not cached (${response.status}): run "npm run guest:fetch" and reload`);
+  return response;
 }
 
 async function main(): Promise<void> {
@@ -72,18 +71,32 @@ async function main(): Promise<void> {
       + "(npm start and vite preview do).");
     return;
   }
-  setStatus("loading", "Compiling the core…");
-  const core = await WebAssembly.compileStreaming(fetch(coreUrl));
-  const machine = await HelloMachine.create({
+  setStatus("loading", "Loading the guest…");
+  const manifest = parseGuestManifest(await (await fetchGuestFile("default.json")).json());
+  const [core, kernel, initrd] = await Promise.all([
+    WebAssembly.compileStreaming(fetch(coreUrl)),
+    fetchGuestFile(manifest.kernel).then((r) => r.arrayBuffer()),
+    fetchGuestFile(manifest.initrd).then((r) => r.arrayBuffer()),
+  ]);
+  const machine = await PcMachine.create({
     core,
+    // Written out whole, so Vite sees each `new Worker(new URL(...))` and bundles the worker.
     spawnVcpu: () => webWorkerHandle(new Worker(new URL("../workers/vcpu-worker.ts", import.meta.url), { type: "module" })),
     spawnUart: () => webWorkerHandle(new Worker(new URL("../workers/devices/uart-worker.ts", import.meta.url), { type: "module" })),
-    onOutput: (bytes) => terminal.write(bytes),
+    spawnChipset: () => webWorkerHandle(new Worker(new URL("../workers/devices/chipset-worker.ts", import.meta.url), { type: "module" })),
+    kernel: new Uint8Array(kernel),
+    initrd: new Uint8Array(initrd),
+    cmdline: manifest.cmdline,
+    onConsoleOutput: (bytes) => terminal.write(bytes),
   });
+  window.vmStats = () => machine.stats();
+  const encoder = new TextEncoder();
+  terminal.onData((data) => machine.writeConsole(encoder.encode(data)));
+  terminal.focus();
   try {
-    setStatus("running", "Running the hello guest…");
-    const exit = await machine.run();
-    setStatus(exit.reason === "hlt" ? "halted" : "error", describeExit(exit), exit.reason);
+    setStatus("running", `Running Linux ${manifest.kernelRelease}…`);
+    const fate = await machine.run();
+    setStatus(fate.reason === "failed" ? "error" : "ended", fate.reason === "failed" ? `${FATE_TEXT.failed} ${fate.message}` : FATE_TEXT[fate.reason], fate.reason);
   } finally {
     await machine.destroy();
   }

@@ -17,9 +17,8 @@ import { chipsetRegions, IOAPIC_GPA } from "./devices/chipset";
 import { IOAPIC_PINS, IOAPIC_VERSION } from "./devices/ioapic";
 import type { VcpuExit } from "./exits";
 import { COM1_IRQ, COM1_PORT, COM1_PORT_COUNT, LAPIC_GPA, pcE820, PC_MAX_RAM_BYTES, PC_MIN_RAM_BYTES } from "./pc-board";
-import { REG } from "./registers";
 import { UartLink } from "./uart-link";
-import type { Vcpu } from "./vcpu";
+import type { Vcpu, VcpuStats } from "./vcpu";
 import { Vm } from "./vm";
 import type { WorkerHandle } from "./worker-handle";
 
@@ -173,9 +172,9 @@ export class PcMachine {
     return this.exitCounts;
   }
 
-  /** Guest instructions retired so far (the vCPU must be stopped). */
-  get instructions(): bigint {
-    return this.vcpu.getState([REG.instructions])[0].value;
+  /** The vCPU's counters: instructions, device accesses by kind, exits to the owner, halts. Readable while it runs. */
+  stats(): VcpuStats {
+    return this.vcpu.stats();
   }
 
   /** Stops the guest and every worker; a pending run() resolves with `stopped`. */

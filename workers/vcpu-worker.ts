@@ -11,7 +11,8 @@ import {
   APIC_SLEEPING_U32, APIC_TIMER_DEADLINE_U64, CORE_STATIC_END, EXIT_BUDGET, EXIT_HALTED, EXIT_INTA, EXIT_IO,
   EXIT_REQUEST, NO_SOCKET, OP_READ, OP_WRITE, OP_WRITE_POSTED,
   REQ_DESTROY, REQ_KICK, REQ_PAUSE, REQ_RUN, RUN_EXIT_REASON_U32, RUN_IO_DATA_U64, RUN_IO_OFFSET_U64,
-  RUN_IO_POSTED_U32, RUN_IO_SIZE_U32, RUN_IO_SOCKET_U32, RUN_IO_SPACE_U32, RUN_IO_TAG_U32, RUN_IO_WRITE_U32,
+  RUN_IO_POSTED_U32, RUN_IO_SIZE_U32, SPACE_PIO, STAT_HALTS_F64, STAT_MMIO_POSTED_F64, STAT_MMIO_SYNC_F64,
+  STAT_OWNER_EXITS_F64, STAT_PIO_POSTED_F64, STAT_PIO_SYNC_F64, RUN_IO_SOCKET_U32, RUN_IO_SPACE_U32, RUN_IO_TAG_U32, RUN_IO_WRITE_U32,
   VCPU_EXIT_SEQ_U32, VCPU_INDEX_U32, VCPU_MAGIC, VCPU_MAGIC_U32, VCPU_MAP_GEN_U32, VCPU_REQUEST_U32,
   VCPU_STATE_DESTROYED, VCPU_STATE_EXITED, VCPU_STATE_FAILED, VCPU_STATE_PAUSED, VCPU_STATE_READY,
   VCPU_STATE_RUNNING, VCPU_STATE_U32, VMH_BASE, VMH_GP_WAITERS_U32, VMH_MAP_GEN_U32,
@@ -53,16 +54,23 @@ class VcpuThread {
   /** Sockets whose failed accesses were already reported (one report each, not one per access). */
   private readonly reported = new Set<number>();
   private readonly msg = newMessage();
+  /** The VM's memory as f64s, for the access counters (STAT_*) in the vCPU block. */
+  private readonly stats: Float64Array;
   private core!: CoreExports;
 
   constructor(private readonly init: VcpuInit) {
     this.words = new Int32Array(init.memory.buffer);
+    this.stats = new Float64Array(init.memory.buffer);
     this.block = vcpuBlockBase(init.index);
     this.layout = readHeader(init.memory);
   }
 
   private at(offset: number): number {
     return (this.block + offset) >> 2;
+  }
+
+  private count(stat: number): void {
+    this.stats[(this.block + stat) >> 3]++;
   }
 
   async start(): Promise<void> {
@@ -87,6 +95,7 @@ class VcpuThread {
 
   /** Hands an exit to the owner once every posted write of this vCPU has been handled. */
   private exitToOwner(): void {
+    this.count(STAT_OWNER_EXITS_F64);
     for (const socket of this.posted) socket.drain();
     this.posted.clear();
     this.signalOwner(VCPU_STATE_EXITED);
@@ -166,6 +175,7 @@ class VcpuThread {
    * before reading it, so one of the two always sees the other.
    */
   private sleepWhileHalted(): void {
+    this.count(STAT_HALTS_F64);
     this.quiescentIdle();
     const request = this.at(VCPU_REQUEST_U32);
     const sleeping = this.at(APIC_SLEEPING_U32);
@@ -237,13 +247,16 @@ class VcpuThread {
     msg.offset = (w[this.at(RUN_IO_OFFSET_U64)] >>> 0) + (w[this.at(RUN_IO_OFFSET_U64) + 1] >>> 0) * 2 ** 32;
     msg.data = w[this.at(RUN_IO_DATA_U64)] >>> 0;
     msg.dataHigh = w[this.at(RUN_IO_DATA_U64) + 1] >>> 0;
+    const pio = msg.space === SPACE_PIO;
     if (write && w[this.at(RUN_IO_POSTED_U32)] !== 0) {
+      this.count(pio ? STAT_PIO_POSTED_F64 : STAT_MMIO_POSTED_F64);
       msg.op = OP_WRITE_POSTED;
       const requester = this.socket(socket);
       requester.post(msg);
       this.posted.add(requester);
       return;
     }
+    this.count(pio ? STAT_PIO_SYNC_F64 : STAT_MMIO_SYNC_F64);
     msg.op = write ? OP_WRITE : OP_READ;
     try {
       this.socket(socket).call(msg);

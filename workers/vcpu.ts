@@ -11,6 +11,8 @@ import {
   INJECT_PENDING, REG_INJECT_U32, REQ_DESTROY, REQ_KICK, REQ_PAUSE, REQ_RUN, RUN_IO_DATA_U64, VCPU_EXIT_SEQ_U32, VCPU_REQUEST_U32,
   VCPU_STATE_DESTROYED, VCPU_STATE_EXITED, VCPU_STATE_FAILED, VCPU_STATE_PAUSED, VCPU_STATE_READY,
   VCPU_STATE_RUNNING, VCPU_STATE_STARTING, VCPU_STATE_U32,
+  RUN_INSN_COUNT_U64, STAT_HALTS_F64, STAT_MMIO_POSTED_F64, STAT_MMIO_SYNC_F64, STAT_OWNER_EXITS_F64,
+  STAT_PIO_POSTED_F64, STAT_PIO_SYNC_F64,
 } from "../assembly/abi/layout";
 import { decodeExit, type VcpuExit } from "./exits";
 import { readRegisters, writeRegisters, type RegisterEntry } from "./registers";
@@ -20,6 +22,21 @@ import type { WorkerHandle } from "./worker-handle";
 import type { VcpuInit, VcpuWorkerMessage } from "./vcpu-worker";
 
 /** A vCPU's lifecycle state as its owner sees it. */
+/**
+ * What a vCPU did so far: guest instructions retired; device accesses answered by device workers
+ * (sync: the vCPU waited for the reply) or posted, by address space; exits handed to the owner;
+ * sleeps in HLT.
+ */
+export interface VcpuStats {
+  instructions: number;
+  pioSync: number;
+  pioPosted: number;
+  mmioSync: number;
+  mmioPosted: number;
+  ownerExits: number;
+  halts: number;
+}
+
 export type VcpuState = "starting" | "ready" | "running" | "paused" | "exited" | "destroyed" | "failed";
 
 const STATE_NAMES: Record<number, VcpuState> = {
@@ -166,6 +183,20 @@ export class Vcpu {
     if (state !== VCPU_STATE_READY && state !== VCPU_STATE_EXITED && state !== VCPU_STATE_PAUSED) {
       throw new VcpuError(`cannot ${what} vCPU ${this.index} while ${this.state}`);
     }
+  }
+
+  /** Counters since the vCPU started, readable while it runs (each figure as of its last update). */
+  stats(): VcpuStats {
+    const f64 = (offset: number): number => new Float64Array(this.memory.buffer, this.block + offset, 1)[0];
+    return {
+      instructions: Number(new BigUint64Array(this.memory.buffer, this.block + RUN_INSN_COUNT_U64, 1)[0]),
+      pioSync: f64(STAT_PIO_SYNC_F64),
+      pioPosted: f64(STAT_PIO_POSTED_F64),
+      mmioSync: f64(STAT_MMIO_SYNC_F64),
+      mmioPosted: f64(STAT_MMIO_POSTED_F64),
+      ownerExits: f64(STAT_OWNER_EXITS_F64),
+      halts: f64(STAT_HALTS_F64),
+    };
   }
 
   /** Reads registers by tag (see workers/registers.ts); the vCPU must be stopped. */

@@ -165,6 +165,17 @@ export const FPU_FDS_U16 = FPU_FCS_U16 + 2; // last data selector
 export const FPU_FDP_U32 = FPU_FDS_U16 + 2; // last data offset
 export const FPU_END = FPU_FDP_U32 + 4;
 
+// Access counters kept by the vCPU worker, for figures (exits per second by kind): f64 counts
+// (exact to 2^53), written only by the worker, read by anyone at any time.
+export const STATS_BASE = 6144;
+export const STAT_PIO_SYNC_F64 = STATS_BASE; // port reads and non-posted writes answered by a device worker
+export const STAT_PIO_POSTED_F64 = STAT_PIO_SYNC_F64 + 8; // posted port writes
+export const STAT_MMIO_SYNC_F64 = STAT_PIO_POSTED_F64 + 8; // MMIO reads and non-posted writes answered by a device worker
+export const STAT_MMIO_POSTED_F64 = STAT_MMIO_SYNC_F64 + 8; // posted MMIO writes
+export const STAT_OWNER_EXITS_F64 = STAT_MMIO_POSTED_F64 + 8; // exits handed to the owner
+export const STAT_HALTS_F64 = STAT_OWNER_EXITS_F64 + 8; // sleeps in HLT
+export const STATS_END = STAT_HALTS_F64 + 8;
+
 // Software TLB (the core's private cache of linear -> shared-memory translations), direct-mapped
 // by linear page number, with separate read and write halves so a load from one page and a store
 // to another that share an index do not evict each other. A tag is (linear page | 1) when valid

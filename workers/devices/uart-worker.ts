@@ -40,6 +40,19 @@ const post = (event: UartEvent, transfer: Transferable[] = []): void => workerSc
 let transmitted: number[] = [];
 let flushQueued = false;
 let reportedLevel = false;
+/** The line went low during the batch: a high level at its end is a new edge, reported as one. */
+let droppedInBatch = false;
+/** The line as last sampled, after an access or new input. */
+let sampledLevel = false;
+
+/**
+ * Samples the line between steps the guest could tell apart (an access, input arriving); a
+ * momentary drop inside one register access is no edge.
+ */
+function sample(): void {
+  if (sampledLevel && !uart.interruptLevel) droppedInBatch = true;
+  sampledLevel = uart.interruptLevel;
+}
 const backlog: number[] = [];
 
 /** Posts the batch's output. Runs as a microtask, so after the socket loop's current run. */
@@ -50,10 +63,17 @@ function flush(): void {
     transmitted = [];
     post({ type: "tx", data }, [data.buffer]);
   }
-  if (uart.interruptLevel !== reportedLevel) {
-    reportedLevel = uart.interruptLevel;
-    post({ type: "irq", level: reportedLevel });
+  // An edge-triggered interrupt controller needs every rising edge: a drop and a rise inside
+  // one batch are posted as both, not merged into "still high".
+  const level = uart.interruptLevel;
+  if (reportedLevel && level && droppedInBatch) {
+    post({ type: "irq", level: false });
+    post({ type: "irq", level: true });
+  } else if (level !== reportedLevel) {
+    post({ type: "irq", level });
   }
+  reportedLevel = level;
+  droppedInBatch = false;
 }
 
 function scheduleFlush(): void {
@@ -80,7 +100,9 @@ function handle(msg: IoMessage): void {
   if (msg.size !== 1) throw new RangeError(`16550 registers are bytes, not ${msg.size}-byte accesses (offset ${msg.offset})`);
   if (msg.op === OP_READ) msg.data = uart.read(msg.offset);
   else uart.write(msg.offset, msg.data);
+  sample();
   feed();
+  sample();
 }
 
 function onCommand(command: UartCommand): void {
@@ -91,6 +113,7 @@ function onCommand(command: UartCommand): void {
       for (let i = 0; i < kept; i++) backlog.push(data[i]);
       feed();
       if (kept < data.length) uart.receive(data.subarray(kept));
+      sample();
       break;
     }
     case "drain":
