@@ -1,10 +1,10 @@
 /**
- * `npm run bench [-- --json] [-- --cpu] [-- --no-boot]`: runs the bench suite (bench/suite.ts, the
+ * `npm run bench [-- --json] [-- --cpu | --boot | --no-boot]`: runs the bench suite (bench/suite.ts, the
  * guest CPU figures of bench/cpu.ts included) in Node on worker_threads, then in headless Chromium
  * on a page served by a Vite dev server, then boots the default guest to its shell in both and in
  * v86 (bench/boot.ts), and prints the figures for people, or one JSON object with `--json`.
- * `--cpu` runs only the CPU workloads and prints their medians as JSON; `--no-boot` skips the
- * boots. Progress goes to stderr.
+ * `--cpu` runs only the CPU workloads and prints their medians as JSON, `--boot` only the boots
+ * (JSON); `--no-boot` skips the boots. Progress goes to stderr.
  */
 import { cpus, loadavg, release } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -28,6 +28,8 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** Only the CPU workloads (`--cpu`). */
 const cpuOnly = process.argv.includes("--cpu");
+/** Only the guest boots (`--boot`). */
+const bootOnly = process.argv.includes("--boot");
 /** Without the guest boots (`--no-boot`), which take minutes. */
 const withBoots = !cpuOnly && !process.argv.includes("--no-boot");
 
@@ -236,6 +238,11 @@ async function main(): Promise<void> {
     node_v8: process.versions.v8,
     loadavg_at_start: loadavg().map(roundTo4),
   };
+  if (bootOnly) {
+    const boots = await runBoots();
+    console.log(JSON.stringify(typeof boots === "string" ? { boot_note: boots, machine } : { ...boots, machine }, null, 2));
+    return;
+  }
   log("Node suite (worker_threads)...");
   const node = await runNode();
   log("Chromium suite (headless, Vite dev server)...");
