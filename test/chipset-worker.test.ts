@@ -125,4 +125,24 @@ describe("chipset worker", () => {
     await drain();
     assert.deepEqual(events.filter((e) => e.type === "a20" || e.type === "reset"), [{ type: "a20", enabled: false }, { type: "reset" }]);
   });
+
+  it("posts power-off when the guest writes SLP_EN with the soft-off type, and reset for the reset control register", async () => {
+    events.length = 0;
+    out(ChipsetTag.Pm1aControl, 0, 5 << 10, 2); // SLP_TYP = S5, as ACPICA writes it first
+    await drain();
+    assert.deepEqual(events, []);
+    out(ChipsetTag.Pm1aControl, 0, (5 << 10) | (1 << 13), 2); // then SLP_EN
+    await drain();
+    assert.deepEqual(events, [{ type: "power-off" }]);
+    out(ChipsetTag.PciConfig, 1, 0x06); // outb(0x06, 0xcf9): the FADT's RESET_REG
+    await drain();
+    assert.deepEqual(events, [{ type: "power-off" }, { type: "reset" }]);
+  });
+
+  it("reads the PM timer whole in one dword, moving at 3.579545 MHz", async () => {
+    const first = access(OP_READ, ChipsetTag.PmTimer, 0, 0, 4);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const ticks = access(OP_READ, ChipsetTag.PmTimer, 0, 0, 4) - first;
+    assert.ok(ticks >= 0.019 * 3_579_545 && ticks < 0.5 * 3_579_545, `${ticks} ticks in 20 ms`);
+  });
 });

@@ -14,6 +14,7 @@ function wiredChipset() {
     deliver: (message) => messages.push(message),
     setA20: () => undefined,
     reset: () => undefined,
+    powerOff: () => undefined,
   });
   return { chipset, clock, ints, messages };
 }

@@ -10,13 +10,18 @@ import { test } from "node:test";
 import { gpa, port } from "../workers/addresses";
 import { eisaId, integer, nameString, pkgLength } from "../workers/boot/aml";
 import {
-  FIRMWARE_TABLES_BASE, FirmwareConfigError, writeFirmwareTables, type FirmwareConfig, type FirmwareTables,
+  FIRMWARE_TABLES_BASE, FirmwareConfigError, writeFirmwareTables, type AcpiConfig, type FirmwareConfig, type FirmwareTables,
 } from "../workers/boot/firmware-tables";
 
 const MiB = 1 << 20;
-const ACPI = {
+const ACPI: AcpiConfig = {
   pm1aEventBlock: port(0x600),
   pm1aControlBlock: port(0x604),
+  pmTimerBlock: port(0x608),
+  pmTimer32: true,
+  softOffSleepType: 5,
+  reset: { port: port(0xcf9), value: 0x06 },
+  rtcCentury: 0x32,
   sciIrq: 9,
   pciMemoryWindow: { base: gpa(0xc0000000), size: 0x3ec00000 },
 };
@@ -174,7 +179,7 @@ function acpiTable(guest: Guest, at: number): AcpiTable {
   return { signature: guest.text(at, 4), at, length };
 }
 
-function checkAcpi(guest: Guest, tables: FirmwareTables, cpus: number): Map<string, AcpiTable> {
+function checkAcpi(guest: Guest, tables: FirmwareTables, cpus: number, acpi = ACPI): Map<string, AcpiTable> {
   // RSDP 1.0 (5.2.5.3): found by the scan, 16-byte aligned, checksum over 20 bytes.
   const rsdp = findRsdp(guest);
   assert.equal(rsdp, tables.rsdp);
@@ -207,12 +212,21 @@ function checkAcpi(guest: Guest, tables: FirmwareTables, cpus: number): Map<stri
   assert.equal(f(48, 4), 0, "no SMI_CMD: always in ACPI mode");
   assert.equal(f(56, 4), 0x600, "PM1a_EVT_BLK");
   assert.equal(f(64, 4), 0x604, "PM1a_CNT_BLK");
-  assert.deepEqual([f(60, 4), f(68, 4), f(72, 4), f(76, 4), f(80, 4), f(84, 4)], [0, 0, 0, 0, 0, 0], "no PM1b, PM2, PM timer or GPE blocks");
-  assert.deepEqual([f(88, 1), f(89, 1), f(90, 1), f(91, 1), f(92, 1), f(93, 1)], [4, 2, 0, 0, 0, 0], "block lengths");
+  assert.equal(f(76, 4), 0x608, "PM_TMR_BLK");
+  assert.deepEqual([f(60, 4), f(68, 4), f(72, 4), f(80, 4), f(84, 4)], [0, 0, 0, 0, 0], "no PM1b, PM2 or GPE blocks");
+  assert.deepEqual([f(88, 1), f(89, 1), f(90, 1), f(91, 1), f(92, 1), f(93, 1)], [4, 2, 0, 4, 0, 0], "block lengths");
   assert.deepEqual([f(96, 2), f(98, 2)], [101, 1001], "C2 and C3 unsupported");
+  assert.equal(f(108, 1), acpi.rtcCentury ?? 0, "CENTURY");
   assert.equal(f(109, 2), 0b11, "IAPC_BOOT_ARCH: legacy devices and an 8042");
-  assert.equal(f(112, 4), 0b110101, "WBINVD, PROC_C1, PWR_BUTTON, SLP_BUTTON; not HW_REDUCED_ACPI (bit 20)");
-  assert.ok(guest.ram.subarray(fadt.at + 116, fadt.at + 244).every((b) => b === 0), "no reset register, X_ fields zero");
+  const timerAndReset = (acpi.pmTimer32 ? 1 << 8 : 0) | (acpi.reset ? 1 << 10 : 0);
+  assert.equal(f(112, 4), 0b1100101 | timerAndReset, "WBINVD, PROC_C1, SLP_BUTTON, FIX_RTC, TMR_VAL_EXT, RESET_REG_SUP; fixed power button; not HW_REDUCED_ACPI (bit 20)");
+  if (acpi.reset) {
+    // RESET_REG, a Generic Address Structure (5.2.3.2): system I/O, 8 bits at bit 0, byte access.
+    assert.deepEqual([f(116, 1), f(117, 1), f(118, 1), f(119, 1), f(120, 4), f(124, 4), f(128, 1)], [1, 8, 0, 1, acpi.reset.port, 0, acpi.reset.value]);
+  } else {
+    assert.ok(guest.ram.subarray(fadt.at + 116, fadt.at + 129).every((b) => b === 0), "no reset register");
+  }
+  assert.ok(guest.ram.subarray(fadt.at + 129, fadt.at + 244).every((b) => b === 0), "X_ fields zero");
 
   // MADT (5.2.12).
   const madt = found.get("APIC")!;
@@ -245,6 +259,9 @@ test("ACPI: the RSDP scan finds RSDT, FADT, FACS, DSDT and a MADT describing eve
     checkAcpi(guest, tables, cpus);
     assert.ok(tables.end - tables.start < 0x1000, "everything fits one page");
   }
+  const { pmTimer32: _, reset: __, rtcCentury: ___, ...bare } = ACPI;
+  const { guest, tables } = boot(config(1, { acpi: { ...bare, pmTimer32: false } }));
+  checkAcpi(guest, tables, 1, { ...bare, pmTimer32: false });
 });
 
 test("the DSDT holds \\_S5 and the PCI host bridge with its windows and routing", () => {
@@ -305,7 +322,11 @@ test("bad configurations are refused with the setting named, before anything is 
   refused(config(1, { pciInterrupts: [{ device: 1, pin: "A", ioapicPin: 11 }] }), /ioapicPin must be 16\.\.23/);
   refused(config(1, { pciInterrupts: [{ device: 1, pin: "A", ioapicPin: 16 }, { device: 1, pin: "A", ioapicPin: 17 }] }), /pciInterrupts\[1\]: device 1 INTA# is routed twice/);
   refused(config(1, { acpi: { ...ACPI, sciIrq: 2 } }), /acpi\.sciIrq/);
-  refused(config(1, { acpi: { ...ACPI, pm1aControlBlock: port(0x602) } }), /overlap/);
+  refused(config(1, { acpi: { ...ACPI, pm1aControlBlock: port(0x602) } }), /pm1aEventBlock and acpi\.pm1aControlBlock overlap/);
+  refused(config(1, { acpi: { ...ACPI, pmTimerBlock: port(0x605) } }), /pm1aControlBlock and acpi\.pmTimerBlock overlap/);
+  refused(config(1, { acpi: { ...ACPI, softOffSleepType: 8 } }), /acpi\.softOffSleepType/);
+  refused(config(1, { acpi: { ...ACPI, reset: { port: port(0xcf9), value: 0x100 } } }), /acpi\.reset\.value must be a byte/);
+  refused(config(1, { acpi: { ...ACPI, rtcCentury: 0x09 } }), /acpi\.rtcCentury/);
   refused(config(1, { acpi: { ...ACPI, pm1aEventBlock: port(0xfffe) } }), /acpi\.pm1aEventBlock/);
   refused(config(1, { acpi: { ...ACPI, pciMemoryWindow: { base: gpa(0xf0000000), size: 0x10000000 } } }), /covers lapicAddress|covers ioapic\.address/);
   refused(config(1, { acpi: { ...ACPI, pciMemoryWindow: { base: gpa(0xc0000000), size: 0 } } }), /pciMemoryWindow/);
@@ -347,7 +368,7 @@ test("ACPICA disassembles every table and loads the namespace without a complain
     assert.equal(madt.match(/\[Processor Local APIC\]/g)?.length, 4);
     assert.match(madt, /Interrupt Source Override[\s\S]*Source : 00\s+\[[^\]]+\]\s+Interrupt : 00000002/);
     const output = execFileSync(acpiexec, ["-b", "evaluate \\_SB.PCI0._CRS; evaluate \\_SB.PCI0._PRT; evaluate \\_S5", files.get("FACP")!, files.get("DSDT")!, files.get("APIC")!], { encoding: "utf8", timeout: 30_000 });
-    // acpiexec's own self-tests need GPE blocks and a PM timer this machine does not have; they
+    // acpiexec's own self-tests need GPE blocks this machine does not have; they
     // report "Unexpected ... from AcpiEnableGpe" and the like, which say nothing about the tables.
     const complaints = output.split("\n").filter((line) => /error|warning|firmware/i.test(line) && !/^Unexpected AE_\w+ from Acpi\w+ \(aetests/.test(line));
     assert.deepEqual(complaints, []);

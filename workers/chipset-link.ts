@@ -6,9 +6,17 @@ import type { WorkerHandle } from "./worker-handle";
 
 type Waiter<T> = { resolve: (value: T) => void; reject: (error: Error) => void };
 
+/** What the chipset worker tells the owner about the machine as a whole. */
+export interface ChipsetMachineEvents {
+  /** The guest reset the machine. */
+  onReset: () => void;
+  /** The guest turned the machine off (ACPI S5). */
+  onPowerOff: () => void;
+}
+
 /**
- * Starts the chipset worker driving the local APICs itself, and carries what
- * still goes through the owner: IRQ lines of devices in other workers, the INTA cycle, resets.
+ * Starts the chipset worker driving the local APICs itself, and carries what still goes through
+ * the owner: IRQ lines of devices in other workers, the INTA cycle, resets and the power-off.
  * Answers come back in the order asked, so one queue per kind of answer suffices.
  */
 export class ChipsetLink {
@@ -16,13 +24,14 @@ export class ChipsetLink {
   private readonly drainWaiters: Waiter<void>[] = [];
   private failure: Error | undefined;
 
-  constructor(private readonly worker: WorkerHandle, socket: SocketEndpoint, config: ChipsetConfig, onReset: () => void) {
+  constructor(private readonly worker: WorkerHandle, socket: SocketEndpoint, config: ChipsetConfig, machine: ChipsetMachineEvents) {
     worker.onError((error) => this.fail(new Error(`chipset worker failed: ${error.message}`)));
     worker.onMessage((message) => {
       const event = message as ChipsetEvent;
       if (event.type === "vector") this.vectorWaiters.shift()?.resolve(event.vector);
       else if (event.type === "drained") this.drainWaiters.shift()?.resolve();
-      else if (event.type === "reset") onReset();
+      else if (event.type === "reset") machine.onReset();
+      else if (event.type === "power-off") machine.onPowerOff();
       // "a20": the gate is always open on this machine (RAM is one flat region). "apic" and
       // "intr" are not posted: the worker delivers them itself.
     });

@@ -56,3 +56,9 @@ export const COM1_IRQ = 4;
 /** Smallest and largest guest RAM of the PC: room for a kernel to unpack, and RAM below the I/O APIC page. */
 export const PC_MIN_RAM_BYTES = 32 << 20;
 export const PC_MAX_RAM_BYTES = 2048 * 1024 * 1024;
+
+/**
+ * Where PCI memory BARs may go, as the DSDT's host bridge _CRS offers it: from 3 GiB up to the
+ * I/O APIC's page, above any RAM this PC has (PC_MAX_RAM_BYTES), as on 440FX boards.
+ */
+export const PCI_MEMORY_WINDOW = { base: gpa(0xc0000000), size: 0xfec00000 - 0xc0000000 };

@@ -1,22 +1,27 @@
 /**
  * The PC that boots Linux, the same in a page and under Node: guest RAM, the chipset worker
- * (8259 pair, 8254, RTC, i8042, PCI host bridge, I/O APIC), COM1 in its UART worker, the MP
- * table, and vCPU 0 with its local APIC entered in the kernel by the 32-bit boot protocol.
+ * (8259 pair, 8254, RTC, i8042, PCI host bridge, I/O APIC, ACPI PM registers), COM1 in its UART
+ * worker, the MP table and ACPI tables describing them, and vCPU 0 with its local APIC entered in
+ * the kernel by the 32-bit boot protocol.
  *
  * Interrupts never pass through the owner: the chipset worker sets bits in the vCPU's APIC inbox
  * in shared memory. What does reach the owner: COM1's IRQ line (forwarded to the chipset), the
- * INTA cycle of an 8259 interrupt, accesses no device claims (open bus), and the guest's fate.
+ * INTA cycle of an 8259 interrupt, accesses no device claims (open bus), and the guest's fate
+ * (an ACPI power-off or a reset from the chipset, a triple fault or a failure from the vCPU).
  *
  * Lifecycle: create() --> run() resolves with the fate --> destroy().
  */
 import { gpa, ramOffset } from "./addresses";
 import { loadLinux, type LinuxBootPlacement } from "./boot/linux-loader";
-import { writeFirmwareTables } from "./boot/firmware-tables";
+import { writeFirmwareTables, type AcpiConfig } from "./boot/firmware-tables";
 import { ChipsetLink } from "./chipset-link";
-import { chipsetRegions, IOAPIC_GPA } from "./devices/chipset";
+import {
+  ACPI_PM_CONFIG, chipsetRegions, IOAPIC_GPA, IRQ_SCI, PM1A_CONTROL_PORT, PM1A_EVENT_PORT, PM_TIMER_PORT, RESET_CONTROL_PORT, RESET_CONTROL_VALUE,
+} from "./devices/chipset";
 import { IOAPIC_PINS, IOAPIC_VERSION } from "./devices/ioapic";
 import type { VcpuExit } from "./exits";
-import { COM1_IRQ, COM1_PORT, COM1_PORT_COUNT, LAPIC_GPA, pcE820, PC_MAX_RAM_BYTES, PC_MIN_RAM_BYTES } from "./pc-board";
+import { RTC_CENTURY } from "./devices/rtc-cmos";
+import { COM1_IRQ, COM1_PORT, COM1_PORT_COUNT, LAPIC_GPA, PCI_MEMORY_WINDOW, pcE820, PC_MAX_RAM_BYTES, PC_MIN_RAM_BYTES } from "./pc-board";
 import { UartLink } from "./uart-link";
 import type { Vcpu, VcpuStats } from "./vcpu";
 import { Vm } from "./vm";
@@ -59,6 +64,19 @@ export const DEFAULT_MEMORY_BYTES = 128 << 20;
 /** The I/O APIC's ID: after the local APIC IDs of the vCPUs, as the MP table lists it. */
 const IOAPIC_ID = 1;
 
+/** The chipset's ACPI fixed hardware, as the FADT and DSDT describe it. */
+const ACPI: AcpiConfig = {
+  pm1aEventBlock: PM1A_EVENT_PORT,
+  pm1aControlBlock: PM1A_CONTROL_PORT,
+  pmTimerBlock: PM_TIMER_PORT,
+  pmTimer32: ACPI_PM_CONFIG.timer32,
+  softOffSleepType: ACPI_PM_CONFIG.softOffSleepType,
+  reset: { port: RESET_CONTROL_PORT, value: RESET_CONTROL_VALUE },
+  rtcCentury: RTC_CENTURY,
+  sciIrq: IRQ_SCI,
+  pciMemoryWindow: PCI_MEMORY_WINDOW,
+};
+
 /** What an 8-, 16-, 32- or 64-bit read of nothing returns: all ones, as an open ISA bus floats. */
 const openBus = (size: number): bigint => (1n << BigInt(size * 8)) - 1n;
 
@@ -100,7 +118,7 @@ export class PcMachine {
       options.spawnChipset(),
       chipsetSocket,
       { rtc: { wallClockMs: Date.now(), ramBelow4G: memoryBytes, ramAbove4G: 0 }, ioapicId: IOAPIC_ID },
-      () => machine?.end({ reason: "reset" }),
+      { onReset: () => void machine?.end({ reason: "reset" }), onPowerOff: () => void machine?.end({ reason: "power-off" }) },
     );
     const uartSocket = vm.createSocket();
     const uart = new UartLink(options.spawnUart(), uartSocket, options.onConsoleOutput, (level) => chipset.setIrq(COM1_IRQ, level));
@@ -110,13 +128,16 @@ export class PcMachine {
         { kind: "pio", port: COM1_PORT, size: COM1_PORT_COUNT, socket: uartSocket.id, posted: true },
         ...chipsetRegions(chipsetSocket.id),
       ]);
-      writeFirmwareTables(vm.ram, {
+      const tables = writeFirmwareTables(vm.ram, {
         cpus: 1,
         interruptControllers: "apic",
         lapicAddress: LAPIC_GPA,
         ioapic: { id: IOAPIC_ID, address: IOAPIC_GPA, pins: IOAPIC_PINS, version: IOAPIC_VERSION },
+        acpi: ACPI,
       });
-      const placement = loadLinux({ kernel: options.kernel, initrd: options.initrd, cmdline: options.cmdline, ram: vm.ram, e820: pcE820(memoryBytes) });
+      const placement = loadLinux({
+        kernel: options.kernel, initrd: options.initrd, cmdline: options.cmdline, ram: vm.ram, e820: pcE820(memoryBytes), acpiRsdp: tables?.rsdp,
+      });
       const vcpu = await vm.createVcpu();
       vcpu.setState(placement.registers);
       machine = new PcMachine(vm, vcpu, uart, chipset, placement);

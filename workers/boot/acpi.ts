@@ -8,8 +8,9 @@
  * ACPICA needs a FADT and a DSDT to load its namespace, or it reports an error and turns ACPI off
  * again after the MADT was used. The FADT is a full (not hardware-reduced) one: hardware-reduced
  * mode makes Linux drop the 8259s and the PIT timer (`acpi_reduced_hw_init`). A full FADT needs
- * PM1a event and control blocks, so the board must decode those ports. SMI_CMD is 0, so ACPICA
- * treats the machine as always in ACPI mode and never writes an enable command.
+ * PM1a event and control blocks, so the board must decode those ports (and the PM timer's, and
+ * the reset register's when it names them). SMI_CMD is 0, so ACPICA treats the machine as always
+ * in ACPI mode and never writes an enable command.
  *
  * RSDP revision 0 with an RSDT: all addresses are below 4 GiB on this i686 machine, so an XSDT
  * adds nothing. The FADT is revision 3 (ACPI 2.0) for IAPC_BOOT_ARCH; its X_ fields are zero,
@@ -24,9 +25,6 @@ const ACPI_OEM_TABLE_ID = "WEBVMPC";
 const ACPI_CREATOR_ID = "WVMX";
 const FADT_REVISION = 3;
 const FACS_SIZE = 64;
-
-/** SLP_TYP the DSDT's \_S5 gives for soft-off; the board's PM1 control block powers off on it. */
-export const ACPI_S5_SLEEP_TYPE = 5;
 
 /** MADT entry types (5.2.12). */
 const MADT_LOCAL_APIC = 0;
@@ -45,11 +43,20 @@ const ISA_BUS = 0;
 /** FADT IAPC_BOOT_ARCH (5.2.9.3): legacy devices (RTC, serial, ...) and an 8042 exist. */
 const BOOT_ARCH_LEGACY_DEVICES = 1 << 0;
 const BOOT_ARCH_8042 = 1 << 1;
-/** FADT flags (5.2.9): WBINVD works, C1 via HLT, no fixed power or sleep button. */
+/**
+ * FADT flags (5.2.9, table 5.10): WBINVD works, C1 via HLT, the power button is the fixed
+ * feature (PWR_BUTTON clear), no sleep button, RTC wake status not in PM1_STS (FIX_RTC); the
+ * timer's width and the reset register as configured.
+ */
 const FADT_WBINVD = 1 << 0;
 const FADT_PROC_C1 = 1 << 2;
-const FADT_PWR_BUTTON = 1 << 4;
 const FADT_SLP_BUTTON = 1 << 5;
+const FADT_FIX_RTC = 1 << 6;
+const FADT_TMR_VAL_EXT = 1 << 8;
+const FADT_RESET_REG_SUP = 1 << 10;
+/** Generic Address Structure (5.2.3.2): system I/O space, byte access. */
+const GAS_SYSTEM_IO = 1;
+const GAS_ACCESS_BYTE = 1;
 /** Worst-case C2/C3 latencies above 100 and 1000 us mean "not supported" (5.2.9). */
 const NO_C2_LATENCY = 101;
 const NO_C3_LATENCY = 1001;
@@ -95,6 +102,8 @@ function buildFacs(): Uint8Array {
 
 /** FADT revision 3 (5.2.9, offsets in table 5.9). */
 function buildFadt(acpi: AcpiConfig, facsAddress: number, dsdtAddress: number): Uint8Array {
+  const flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_FIX_RTC |
+    (acpi.pmTimer32 ? FADT_TMR_VAL_EXT : 0) | (acpi.reset ? FADT_RESET_REG_SUP : 0);
   const table = header("FACP", FADT_REVISION)
     .u32(facsAddress)
     .u32(dsdtAddress)
@@ -111,13 +120,13 @@ function buildFadt(acpi: AcpiConfig, facsAddress: number, dsdtAddress: number): 
     .u32(acpi.pm1aControlBlock)
     .u32(0) // PM1b_CNT_BLK
     .u32(0) // PM2_CNT_BLK
-    .u32(0) // PM_TMR_BLK: no PM timer
+    .u32(acpi.pmTimerBlock)
     .u32(0) // GPE0_BLK
     .u32(0) // GPE1_BLK
     .u8(4) // PM1_EVT_LEN
     .u8(2) // PM1_CNT_LEN
     .u8(0) // PM2_CNT_LEN
-    .u8(0) // PM_TMR_LEN
+    .u8(4) // PM_TMR_LEN
     .u8(0) // GPE0_BLK_LEN
     .u8(0) // GPE1_BLK_LEN
     .u8(0) // GPE1_BASE
@@ -130,12 +139,16 @@ function buildFadt(acpi: AcpiConfig, facsAddress: number, dsdtAddress: number): 
     .u8(0) // DUTY_WIDTH
     .u8(0) // DAY_ALRM
     .u8(0) // MON_ALRM
-    .u8(0) // CENTURY: no century register
+    .u8(acpi.rtcCentury ?? 0) // CENTURY: the CMOS index of the century byte, 0 for none
     .u16(BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042)
     .u8(0)
-    .u32(FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON)
-    .zeros(12) // RESET_REG: none
-    .u8(0) // RESET_VALUE
+    .u32(flags);
+  if (acpi.reset) {
+    table.u8(GAS_SYSTEM_IO).u8(8).u8(0).u8(GAS_ACCESS_BYTE).u64(acpi.reset.port).u8(acpi.reset.value); // RESET_REG, RESET_VALUE
+  } else {
+    table.zeros(13);
+  }
+  table
     .zeros(3)
     .u64(0) // X_FIRMWARE_CTRL
     .u64(0) // X_DSDT
@@ -179,7 +192,7 @@ function buildDsdt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Array {
     pkg([integer(((line.device << 16) | 0xffff) >>> 0), integer(PCI_PIN_INDEX[line.pin]), integer(0), integer(line.ioapicPin)]),
   );
   const aml = [
-    name("_S5", pkg([integer(ACPI_S5_SLEEP_TYPE), integer(ACPI_S5_SLEEP_TYPE), integer(0), integer(0)])),
+    name("_S5", pkg([integer(acpi.softOffSleepType), integer(acpi.softOffSleepType), integer(0), integer(0)])),
     scope("\\_SB", [
       device("PCI0", [
         name("_HID", eisaId("PNP0A03")),

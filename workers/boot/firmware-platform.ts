@@ -21,12 +21,22 @@ export interface PciInterrupt {
   ioapicPin: number;
 }
 
-/** What the ACPI tables describe beyond the interrupt controllers. */
+/** What the ACPI tables describe beyond the interrupt controllers: the board's ACPI fixed hardware. */
 export interface AcpiConfig {
   /** PM1a event block: 4 ports (PM1 status, PM1 enable), which the board must decode. */
   pm1aEventBlock: Port;
   /** PM1a control block: 2 ports (SCI_EN, SLP_TYP, SLP_EN), which the board must decode. */
   pm1aControlBlock: Port;
+  /** PM timer block: 4 ports, the 3.579545 MHz counter, which the board must decode. */
+  pmTimerBlock: Port;
+  /** The PM timer counts 32 bits (FADT TMR_VAL_EXT), else 24. */
+  pmTimer32: boolean;
+  /** SLP_TYP with which the PM1 control block powers off, named by the DSDT's \_S5 (0..7). */
+  softOffSleepType: number;
+  /** The reset register (FADT RESET_REG): an I/O port and the byte that resets the machine; none when omitted. */
+  reset?: { port: Port; value: number };
+  /** CMOS RAM index of the RTC's century byte (FADT CENTURY); none when omitted. */
+  rtcCentury?: number;
   /** ISA IRQ of the system control interrupt (9 on PCs), routed level-triggered, active high. */
   sciIrq: number;
   /** The 32-bit window for PCI memory BARs, given to the OS in the host bridge's _CRS. */

@@ -165,10 +165,23 @@ export function validateFirmwareConfig(config: FirmwareConfig): FirmwarePlatform
 }
 
 function checkAcpi(acpi: AcpiConfig, lapicAddress: number, ioapicAddress: number): void {
-  checkPortBlock("acpi.pm1aEventBlock", acpi.pm1aEventBlock, 4);
-  checkPortBlock("acpi.pm1aControlBlock", acpi.pm1aControlBlock, 2);
-  if (acpi.pm1aControlBlock < acpi.pm1aEventBlock + 4 && acpi.pm1aEventBlock < acpi.pm1aControlBlock + 2) {
-    throw new FirmwareConfigError("acpi.pm1aEventBlock and acpi.pm1aControlBlock overlap");
+  const blocks = [["pm1aEventBlock", acpi.pm1aEventBlock, 4], ["pm1aControlBlock", acpi.pm1aControlBlock, 2], ["pmTimerBlock", acpi.pmTimerBlock, 4]] as const;
+  for (const [name, first, count] of blocks) checkPortBlock(`acpi.${name}`, first, count);
+  for (const [i, [name, first, count]] of blocks.entries()) {
+    for (const [other, otherFirst, otherCount] of blocks.slice(i + 1)) {
+      if (first < otherFirst + otherCount && otherFirst < first + count) throw new FirmwareConfigError(`acpi.${name} and acpi.${other} overlap`);
+    }
+  }
+  if (!Number.isInteger(acpi.softOffSleepType) || acpi.softOffSleepType < 0 || acpi.softOffSleepType > 7) {
+    throw new FirmwareConfigError(`acpi.softOffSleepType must be a 3-bit SLP_TYP (0..7), got ${acpi.softOffSleepType}`);
+  }
+  if (acpi.reset) {
+    checkPortBlock("acpi.reset.port", acpi.reset.port, 1);
+    checkByte("acpi.reset.value", acpi.reset.value);
+  }
+  // CMOS RAM after the clock's 14 registers (MC146818A: 0x0E-0x7F with the PC's extended bank).
+  if (acpi.rtcCentury !== undefined && (!Number.isInteger(acpi.rtcCentury) || acpi.rtcCentury < 0x0e || acpi.rtcCentury > 0x7f)) {
+    throw new FirmwareConfigError(`acpi.rtcCentury must be a CMOS RAM index 0x0e..0x7f, got ${acpi.rtcCentury}`);
   }
   if (!Number.isInteger(acpi.sciIrq) || acpi.sciIrq < 1 || acpi.sciIrq > 15 || acpi.sciIrq === 2 || acpi.sciIrq === 8) {
     throw new FirmwareConfigError(`acpi.sciIrq must be a free ISA IRQ (1..15, not 2 or 8), got ${acpi.sciIrq}`);

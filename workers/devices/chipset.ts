@@ -1,7 +1,7 @@
 /**
  * The PC chipset's legacy devices behind one dispatcher: the 8259A pair with its ELCR, the 8254
- * with port B, the RTC/CMOS, the i8042 and PCI configuration mechanism #1 on ports, and the I/O
- * APIC on its MMIO page. It owns the chipset's fixed decode (which ports and page each device
+ * with port B, the RTC/CMOS, the i8042, PCI configuration mechanism #1 and the ACPI PM registers
+ * with the reset control register on ports, and the I/O APIC on its MMIO page. It owns the chipset's fixed decode (which ports and page each device
  * answers, as a PIIX-class southbridge decodes them) and the board's ISA interrupt wiring: each
  * ISA IRQ goes to its 8259 input and to the I/O APIC pin the MP and ACPI tables name for it
  * (workers/boot/firmware-platform.ts: identity, except IRQ0 on pin 2 and the cascade IRQ2 on none).
@@ -13,6 +13,7 @@
 import { gpa, port, type Gpa, type Port } from "../addresses";
 import { isaIrqIoapicPin } from "../boot/firmware-platform";
 import type { MmioRegion, PioRegion } from "../memory-map";
+import { AcpiPm, PM1_CONTROL_BLOCK_SIZE, PM1_EVENT_BLOCK_SIZE, PM_TIMER_BLOCK_SIZE, RCR_RESET_CPU, type AcpiPmConfig } from "./acpi-pm";
 import type { Clock } from "./clock";
 import { I8042 } from "./i8042";
 import { Ioapic, IOAPIC_MMIO_SIZE, type InterruptMessage } from "./ioapic";
@@ -35,13 +36,31 @@ export const ChipsetTag = {
   PciConfig: 9,
   Ioapic: 10,
   PostCode: 11,
+  Pm1aEvent: 12,
+  Pm1aControl: 13,
+  PmTimer: 14,
 } as const;
 export type ChipsetTag = (typeof ChipsetTag)[keyof typeof ChipsetTag];
+
+/**
+ * The ACPI PM blocks, where QEMU's PIIX4 puts them (PMBASE 0x600: PM1a event, PM1a control, PM
+ * timer), and the PIIX4's reset control register inside 0xCF8-0xCFF (a byte access to 0xCF9 is no
+ * configuration cycle). The board's FADT must name the same ports.
+ */
+export const PM1A_EVENT_PORT: Port = port(0x600);
+export const PM1A_CONTROL_PORT: Port = port(0x604);
+export const PM_TIMER_PORT: Port = port(0x608);
+export const RESET_CONTROL_PORT: Port = port(0xcf9);
+const PCI_CONFIG_PORT: Port = port(0xcf8);
+/** The value that resets the machine through RESET_CONTROL_PORT (a hard reset with bit 2 rising). */
+export const RESET_CONTROL_VALUE = 0x02 | RCR_RESET_CPU;
+/** The PM hardware's fixed properties: a 32-bit timer (FADT TMR_VAL_EXT), soft-off as SLP_TYP 5 (the DSDT's \_S5). */
+export const ACPI_PM_CONFIG: AcpiPmConfig = { timer32: true, softOffSleepType: 5 };
 
 /** A port range the chipset decodes. */
 export interface ChipsetPortRange { port: Port; size: number; tag: ChipsetTag }
 
-/** The fixed port decode (IBM PC AT Technical Reference "System I/O Address Map"; PIIX3 for the ELCR, PCI 3.0 for 0xCF8). */
+/** The fixed port decode (IBM PC AT Technical Reference "System I/O Address Map"; PIIX3 for the ELCR, PCI 3.0 for 0xCF8, PIIX4 for the PM blocks). */
 export const CHIPSET_PORT_RANGES: readonly ChipsetPortRange[] = [
   { port: port(0x20), size: 2, tag: ChipsetTag.PicMaster },
   { port: port(0x40), size: 4, tag: ChipsetTag.Pit },
@@ -53,7 +72,10 @@ export const CHIPSET_PORT_RANGES: readonly ChipsetPortRange[] = [
   { port: port(0x80), size: 1, tag: ChipsetTag.PostCode },
   { port: port(0xa0), size: 2, tag: ChipsetTag.PicSlave },
   { port: port(0x4d0), size: 2, tag: ChipsetTag.Elcr },
-  { port: port(0xcf8), size: 8, tag: ChipsetTag.PciConfig },
+  { port: PM1A_EVENT_PORT, size: PM1_EVENT_BLOCK_SIZE, tag: ChipsetTag.Pm1aEvent },
+  { port: PM1A_CONTROL_PORT, size: PM1_CONTROL_BLOCK_SIZE, tag: ChipsetTag.Pm1aControl },
+  { port: PM_TIMER_PORT, size: PM_TIMER_BLOCK_SIZE, tag: ChipsetTag.PmTimer },
+  { port: PCI_CONFIG_PORT, size: 8, tag: ChipsetTag.PciConfig },
 ];
 
 /** The I/O APIC's page: 0xFEC00000, the default the MP specification (1.4, 3.6.1) names. */
@@ -73,6 +95,8 @@ export const IRQ_PIT = 0;
 export const IRQ_KEYBOARD = 1;
 export const IRQ_RTC = 8;
 export const IRQ_AUX = 12;
+/** The ACPI system control interrupt: IRQ 9, as on PIIX4 boards (the FADT's SCI_INT). */
+export const IRQ_SCI = 9;
 export const ISA_IRQS = 16;
 
 /** What the chipset needs at power-on. */
@@ -90,8 +114,10 @@ export interface ChipsetWiring {
   deliver: (message: InterruptMessage) => void;
   /** The A20 gate from the i8042's output port. */
   setA20: (enabled: boolean) => void;
-  /** The guest reset the machine (i8042 pulse). */
+  /** The guest reset the machine (i8042 pulse, reset control register). */
   reset: () => void;
+  /** The guest turned the machine off (ACPI S5). */
+  powerOff: () => void;
 }
 
 const REGION_SIZE = new Map<number, number>(CHIPSET_PORT_RANGES.map(({ tag, size }) => [tag, size]));
@@ -103,6 +129,7 @@ export class Chipset {
   readonly kbc: I8042;
   readonly pci = new PciHost();
   readonly ioapic: Ioapic;
+  readonly pm: AcpiPm;
   /** The last byte written to port 0x80, which reads back. */
   private postCode = 0xff;
 
@@ -115,6 +142,11 @@ export class Chipset {
       setIrq1: (level) => this.setIsaIrq(IRQ_KEYBOARD, level),
       setIrq12: (level) => this.setIsaIrq(IRQ_AUX, level),
       setA20: wiring.setA20,
+      reset: wiring.reset,
+    });
+    this.pm = new AcpiPm(clock, ACPI_PM_CONFIG, {
+      setSci: (level) => this.setIsaIrq(IRQ_SCI, level),
+      powerOff: wiring.powerOff,
       reset: wiring.reset,
     });
   }
@@ -134,7 +166,11 @@ export class Chipset {
   read(tag: number, offset: number, size: number): number {
     if (size > 4) return openBus(size);
     if (tag === ChipsetTag.Ioapic) return this.ioapic.read(offset, size);
-    if (tag === ChipsetTag.PciConfig) return this.pci.read(offset, size);
+    if (tag === ChipsetTag.PciConfig) return isResetControl(offset, size) ? this.pm.readResetControl() : this.pci.read(offset, size);
+    // The PM blocks take wide accesses whole: a timer read split into bytes could tear.
+    if (tag === ChipsetTag.Pm1aEvent) return this.pm.readEvent(offset, size);
+    if (tag === ChipsetTag.Pm1aControl) return this.pm.readControl(offset, size);
+    if (tag === ChipsetTag.PmTimer) return this.pm.readTimer(offset, size);
     const regionSize = REGION_SIZE.get(tag);
     if (regionSize === undefined) return openBus(size);
     let value = 0;
@@ -148,7 +184,10 @@ export class Chipset {
   write(tag: number, offset: number, size: number, value: number): void {
     if (size > 4) return;
     if (tag === ChipsetTag.Ioapic) return this.ioapic.write(offset, size, value);
-    if (tag === ChipsetTag.PciConfig) return this.pci.write(offset, size, value);
+    if (tag === ChipsetTag.PciConfig) return isResetControl(offset, size) ? this.pm.writeResetControl(value & 0xff) : this.pci.write(offset, size, value);
+    if (tag === ChipsetTag.Pm1aEvent) return this.pm.writeEvent(offset, size, value);
+    if (tag === ChipsetTag.Pm1aControl) return this.pm.writeControl(offset, size, value);
+    if (tag === ChipsetTag.PmTimer) return; // PM_TMR is read-only
     const regionSize = REGION_SIZE.get(tag);
     if (regionSize === undefined) return;
     for (let i = 0; i < size && offset + i < regionSize; i++) this.writeByte(tag, offset + i, (value >>> (8 * i)) & 0xff);
@@ -168,11 +207,12 @@ export class Chipset {
   update(): void {
     this.pit.update();
     this.rtc.update();
+    this.pm.update();
   }
 
   /** The clock time (ns) at which a timer next raises an interrupt, or Infinity. */
   nextDeadline(): number {
-    return Math.min(this.pit.nextDeadline(), this.rtc.nextDeadline());
+    return Math.min(this.pit.nextDeadline(), this.rtc.nextDeadline(), this.pm.nextDeadline());
   }
 
   private readByte(tag: number, offset: number): number {
@@ -204,4 +244,9 @@ export class Chipset {
       default: return this.rtc.write(offset, byte);
     }
   }
+}
+
+/** A byte access to 0xCF9 in the 0xCF8 region: the reset control register, not CONFIG_ADDRESS. */
+function isResetControl(offset: number, size: number): boolean {
+  return offset === RESET_CONTROL_PORT - PCI_CONFIG_PORT && size === 1;
 }
