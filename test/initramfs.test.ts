@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { CpioArchive, CpioError, gzip } from "../workers/boot/cpio";
-import { buildGuestInitramfs, GUEST_READY_MARKER, initScript } from "../workers/boot/initramfs";
+import { buildGuestInitramfs, GUEST_READY_MARKER, initScript, INITTAB } from "../workers/boot/initramfs";
 import { KernelModuleError, modulesDep, readModinfo, resolveModules, type KernelTree } from "../workers/boot/kernel-modules";
 import { parseGuestManifest } from "../workers/boot/guest-manifest";
 
@@ -225,7 +225,9 @@ test("the guest initramfs has /init, busybox, the console node and the modules w
   const init = new TextDecoder().decode(m.get("init")!.data);
   assert.ok(init.startsWith("#!/bin/busybox sh\n"));
   assert.ok(init.indexOf("mount -t proc") < init.indexOf("--install -s"), "busybox --install needs /proc");
-  assert.match(init, /setsid cttyhack sh/);
+  assert.match(init, /\nexec init\n$/, "busybox init takes over as PID 1");
+  assert.equal(new TextDecoder().decode(m.get("etc/inittab")!.data), INITTAB);
+  assert.match(INITTAB, /^::respawn:\/bin\/cttyhack \/bin\/sh -l$/m);
   assert.ok(init.includes(`echo "${GUEST_READY_MARKER}"`));
   const base = `lib/modules/${RELEASE}`;
   const insmods = [...init.matchAll(/^insmod (\S+)/gm)].map((x) => x[1]);

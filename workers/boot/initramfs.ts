@@ -1,6 +1,7 @@
 /**
  * The standard guest initramfs: a static busybox, an /init script that mounts the kernel's
- * filesystems and starts a shell on the console, and any kernel modules asked for by name.
+ * filesystems and hands over to busybox init, which keeps a shell on the console and carries out
+ * `poweroff` and `reboot`, and any kernel modules asked for by name.
  * Pure (the kernel package is reached through `KernelTree.read`), so a page can build one too.
  */
 import { CpioArchive, CpioError, gzip } from "./cpio";
@@ -54,31 +55,42 @@ export async function buildGuestInitramfs(options: GuestInitramfsOptions): Promi
     cpio.file(`${base}/modules.dep`, utf8.encode(modulesDep(resolved.modules)));
   }
   cpio.file("/init", utf8.encode(initScript(loadOrder)), 0o755);
+  cpio.file("/etc/inittab", utf8.encode(INITTAB), 0o644);
+  cpio.file("/etc/profile", utf8.encode(PROFILE), 0o644);
   return { image: await gzip(cpio.toBytes()), modules: resolved.modules.map((m) => m.name), builtin: resolved.builtin };
 }
 
 /**
  * /init, run by busybox's shell. `--install -s` needs /proc mounted (it finds busybox through
- * /proc/self/exe). The shell runs in its own session with the console as its controlling
- * terminal (`setsid cttyhack`), so job control and Ctrl-C work; when it exits, another starts,
- * because init exiting would panic the kernel.
+ * /proc/self/exe). It ends by becoming busybox init (still PID 1), which runs INITTAB.
  */
 export function initScript(modulePaths: readonly string[]): string {
   return [
     "#!/bin/busybox sh",
     "/bin/busybox mount -t proc proc /proc",
     "/bin/busybox --install -s",
-    "export PATH=/sbin:/usr/sbin:/bin:/usr/bin HOME=/root",
+    "export PATH=/sbin:/usr/sbin:/bin:/usr/bin",
     "mount -t sysfs sysfs /sys",
     "mount -t devtmpfs devtmpfs /dev",
     "mount -t tmpfs tmpfs /tmp",
     ...modulePaths.map((p) => `insmod ${p} || echo "init: could not load ${p}"`),
     `echo "${GUEST_READY_MARKER}"`,
-    "cd /root",
-    "while true; do setsid cttyhack sh; echo \"init: shell exited, starting another\"; done",
+    "exec init",
     "",
   ].join("\n");
 }
+
+/**
+ * busybox init's table: a login shell on the console in its own session with the console as its
+ * controlling terminal (`cttyhack`), so job control and Ctrl-C work, started again when it exits.
+ * busybox `halt`, `poweroff` and `reboot` signal init (USR1, USR2, TERM), which stops every
+ * process, syncs and asks the kernel (reboot(2)); with -f they skip init. Nothing to unmount:
+ * the root is the initramfs.
+ */
+export const INITTAB = "::respawn:/bin/cttyhack /bin/sh -l\n";
+
+/** Read by the login shell: init leaves HOME=/ and the working directory at /. */
+const PROFILE = ["export HOME=/root", "cd /root", ""].join("\n");
 
 function makeParents(cpio: CpioArchive, path: string): void {
   const parts = path.split("/").slice(1, -1);
