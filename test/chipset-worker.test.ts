@@ -145,4 +145,20 @@ describe("chipset worker", () => {
     const ticks = access(OP_READ, ChipsetTag.PmTimer, 0, 0, 4) - first;
     assert.ok(ticks >= 0.019 * 3_579_545 && ticks < 0.5 * 3_579_545, `${ticks} ticks in 20 ms`);
   });
+
+  it("raises the SCI on IRQ 9 (level, I/O APIC pin 9) when the power button is pressed with PWRBTN_EN set", async () => {
+    access(OP_WRITE, ChipsetTag.Ioapic, 0x00, 0x10 + 2 * 9, 4);
+    access(OP_WRITE, ChipsetTag.Ioapic, 0x10, 0x8000 | 0x39, 4); // pin 9: level, vector 0x39
+    out(ChipsetTag.Pm1aEvent, 2, 1 << 8, 2); // PWRBTN_EN
+    events.length = 0;
+    command({ type: "power-button" });
+    await drain();
+    const sci = { destination: 0, destMode: "physical", deliveryMode: 0, vector: 0x39, trigger: "level" } as const;
+    assert.deepEqual(events, [{ type: "apic", messages: [sci] }]);
+    assert.equal(access(OP_READ, ChipsetTag.Pm1aEvent, 0, 0, 2), 1 << 8, "PWRBTN_STS");
+    out(ChipsetTag.Pm1aEvent, 0, 1 << 8, 2); // the OS clears it: the SCI falls
+    command({ type: "eoi", vector: 0x39 });
+    await drain();
+    assert.deepEqual(events, [{ type: "apic", messages: [sci] }], "not sent again after EOI");
+  });
 });

@@ -9,14 +9,15 @@ function wiredChipset() {
   const clock = { ns: 0, now(): number { return this.ns; } };
   const ints: boolean[] = [];
   const messages: InterruptMessage[] = [];
+  const fates: string[] = [];
   const chipset = new Chipset(clock, { rtc: { wallClockMs: 0, ramBelow4G: 64 << 20, ramAbove4G: 0 }, ioapicId: 0 }, {
     setPicInterrupt: (level) => ints.push(level),
     deliver: (message) => messages.push(message),
     setA20: () => undefined,
-    reset: () => undefined,
-    powerOff: () => undefined,
+    reset: () => fates.push("reset"),
+    powerOff: () => fates.push("power-off"),
   });
-  return { chipset, clock, ints, messages };
+  return { chipset, clock, ints, messages, fates };
 }
 
 describe("chipset decode", () => {
@@ -32,6 +33,27 @@ describe("chipset decode", () => {
     assert.equal(chipset.read(ChipsetTag.PicMaster, 1, 1), 0xa5);
     assert.equal(chipset.read(ChipsetTag.PicMaster, 0, 2), 0xa5_00);
     assert.equal(chipset.read(ChipsetTag.PicMaster, 1, 2), 0xff_a5, "the byte past the range floats");
+  });
+
+  it("takes a byte at 0xCF9 as the reset control register, a dword at 0xCF8 as CONFIG_ADDRESS", () => {
+    const { chipset, fates } = wiredChipset();
+    chipset.write(ChipsetTag.PciConfig, 0, 4, 0x80000000);
+    chipset.write(ChipsetTag.PciConfig, 1, 1, 0x02);
+    assert.equal(chipset.read(ChipsetTag.PciConfig, 0, 4), 0x80000000, "CONFIG_ADDRESS unchanged");
+    assert.equal(chipset.read(ChipsetTag.PciConfig, 1, 1), 0x02);
+    assert.deepEqual(fates, []);
+    chipset.write(ChipsetTag.PciConfig, 1, 1, 0x06);
+    assert.deepEqual(fates, ["reset"]);
+  });
+
+  it("decodes the ACPI PM blocks where the FADT names them, and powers off on SLP_EN with SLP_TYP 5", () => {
+    const { chipset, clock, fates } = wiredChipset();
+    assert.deepEqual(CHIPSET_PORT_RANGES.filter((r) => r.tag >= ChipsetTag.Pm1aEvent).map(({ port, size }) => [port, size]), [[0x600, 4], [0x604, 2], [0x608, 4]]);
+    clock.ns = 1e9;
+    assert.equal(chipset.read(ChipsetTag.PmTimer, 0, 4), 3_579_545, "one second of the PM timer, read whole");
+    assert.equal(chipset.read(ChipsetTag.Pm1aControl, 0, 2), 1, "SCI_EN");
+    chipset.write(ChipsetTag.Pm1aControl, 0, 2, (5 << 10) | (1 << 13));
+    assert.deepEqual(fates, ["power-off"]);
   });
 
   it("reads all ones for a tag it does not know", () => {

@@ -43,6 +43,11 @@ export class ChipsetLink {
     this.send({ type: "irq", irq, level });
   }
 
+  /** Presses the ACPI fixed power button. */
+  pressPowerButton(): void {
+    this.send({ type: "power-button" });
+  }
+
   /** The INTA cycle: the vector the 8259 pair puts on the bus. */
   acknowledge(): Promise<number> {
     return this.ask(this.vectorWaiters, { type: "acknowledge" });

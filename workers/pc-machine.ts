@@ -188,6 +188,14 @@ export class PcMachine {
     this.uart.receive(bytes);
   }
 
+  /**
+   * Presses the power button: the guest's ACPI driver, if it listens (Linux's `button`), decides
+   * what to do, usually a clean shutdown ending in power-off.
+   */
+  pressPowerButton(): void {
+    this.chipset.pressPowerButton();
+  }
+
   /** Exits the owner handled, by kind (accesses served by device workers never come here). */
   get ownerExits(): ReadonlyMap<string, number> {
     return this.exitCounts;

@@ -36,12 +36,13 @@ export interface ChipsetInit {
  * What the owner posts after ChipsetInit. `irq`: an ISA IRQ line driven by a device in another
  * worker (COM1's IRQ4, say). `acknowledge`: the INTA cycle of a CPU taking the 8259's interrupt,
  * answered by a `vector` event. `eoi`: a local APIC's EOI broadcast for a level-triggered vector.
- * `drain`: handle every access already in the socket, post its output, then answer `drained`.
+ * `power-button`: the ACPI fixed power button was pressed. `drain`: handle every access already in the socket, post its output, then answer `drained`.
  */
 export type ChipsetCommand =
   | { type: "irq"; irq: number; level: boolean }
   | { type: "acknowledge" }
   | { type: "eoi"; vector: number }
+  | { type: "power-button" }
   | { type: "drain" };
 
 /**
@@ -138,6 +139,9 @@ function onCommand(command: ChipsetCommand): void {
       break;
     case "eoi":
       chipset.eoi(command.vector);
+      break;
+    case "power-button":
+      chipset.pm.pressPowerButton();
       break;
     case "drain":
       server.poll();
