@@ -8,12 +8,14 @@ import { parseGuestManifest } from "./boot/guest-manifest";
 import { loadCore, spawnChipset, spawnUart, spawnVcpu } from "./node-host";
 import { DEFAULT_MEMORY_BYTES, PcMachine, type MachineFate } from "./pc-machine";
 
-const USAGE = `usage: webvm-x86 run [--kernel FILE] [--initrd FILE] [--cmdline TEXT] [--memory SIZE]
+const USAGE = `usage: webvm-x86 run [--kernel FILE] [--initrd FILE] [--cmdline TEXT] [--memory SIZE] [--self-decompress]
 
 Boots a Linux bzImage on an x86 PC with its serial console (COM1) on stdin/stdout.
 Without --kernel it boots the cached default guest (guest/default.json; make it with
 "npm run guest:fetch"). SIZE is bytes or a number with K, M or G (default ${DEFAULT_MEMORY_BYTES >> 20}M).
-In a terminal, Ctrl-A then X quits.
+The loader unpacks an XZ-compressed kernel itself; --self-decompress leaves that to the kernel
+(much slower under the interpreter, but the kernel then applies KASLR). In a terminal, Ctrl-A
+then X quits.
 
 Exit status: 0 the guest powered off, 2 it reset (reboot, or a panic with panic=N),
 3 triple fault, 4 the CPU core met something it cannot run, 1 an error on this side.`;
@@ -101,7 +103,7 @@ function attachStdin(machine: PcMachine, quit: () => void): () => void {
 async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { kernel: { type: "string" }, initrd: { type: "string" }, cmdline: { type: "string" }, memory: { type: "string" }, help: { type: "boolean" } },
+    options: { kernel: { type: "string" }, initrd: { type: "string" }, cmdline: { type: "string" }, memory: { type: "string" }, "self-decompress": { type: "boolean" }, help: { type: "boolean" } },
   });
   if (values.help) {
     console.log(USAGE);
@@ -115,8 +117,10 @@ async function run(args: string[]): Promise<number> {
     spawnChipset,
     ...files,
     memoryBytes: values.memory ? parseSize(values.memory) : undefined,
+    selfDecompress: values["self-decompress"],
     onConsoleOutput: (bytes) => process.stdout.write(bytes),
   });
+  process.stderr.write(`webvm-x86: ${machine.placement.kernelPath.note}\n`);
   const detach = attachStdin(machine, () => void machine.destroy());
   const fate = await machine.run();
   detach();

@@ -41,6 +41,8 @@ export interface PcMachineOptions {
   initrd?: Uint8Array;
   /** The kernel command line. */
   cmdline: string;
+  /** Let the kernel unpack itself rather than the loader (see workers/boot/linux-loader.ts). */
+  selfDecompress?: boolean;
   /** Guest RAM in bytes, a multiple of 1 MiB (default 128 MiB). */
   memoryBytes?: number;
   /** Receives what the guest writes to COM1, in order. */
@@ -136,7 +138,13 @@ export class PcMachine {
         acpi: ACPI,
       });
       const placement = loadLinux({
-        kernel: options.kernel, initrd: options.initrd, cmdline: options.cmdline, ram: vm.ram, e820: pcE820(memoryBytes), acpiRsdp: tables?.rsdp,
+        kernel: options.kernel,
+        initrd: options.initrd,
+        cmdline: options.cmdline,
+        ram: vm.ram,
+        e820: pcE820(memoryBytes),
+        acpiRsdp: tables?.rsdp,
+        selfDecompress: options.selfDecompress,
       });
       const vcpu = await vm.createVcpu();
       vcpu.setState(placement.registers);

@@ -70,6 +70,11 @@ export interface BzImage {
   /** Where the kernel prefers to run, and how much memory it needs from there to start. */
   prefAddress: number;
   initSize: number;
+  /**
+   * The compressed kernel inside the protected-mode code (protocol 2.08+: payload_offset and
+   * payload_length), for a loader that unpacks it itself; absent when older or out of bounds.
+   */
+  payload?: Uint8Array;
 }
 
 function u16(data: Uint8Array, at: number): number {
@@ -107,6 +112,11 @@ export function parseBzImage(image: Uint8Array): BzImage {
   if (code32Start < 0x100000) throw new KernelImageError(`the kernel's code32_start ${hex(code32Start)} is below 1 MiB`);
   const cmdlineSize = u32(image, HDR.cmdlineSize);
   const prefAddress = protocol >= 0x020a ? u32(image, HDR.prefAddress) : code32Start;
+  const payloadOffset = u32(image, HDR.payloadOffset);
+  const payloadLength = u32(image, HDR.payloadLength);
+  const payload = protocol >= 0x0208 && payloadLength > 0 && payloadOffset + payloadLength <= kernel.length
+    ? kernel.subarray(payloadOffset, payloadOffset + payloadLength)
+    : undefined;
   return {
     protocol,
     setup: image.subarray(0, setupBytes),
@@ -119,5 +129,6 @@ export function parseBzImage(image: Uint8Array): BzImage {
     prefAddress,
     // Before 2.10 there is no init_size; the kernel then needs about three times its size (boot.rst).
     initSize: protocol >= 0x020a ? u32(image, HDR.initSize) : kernel.length * 3,
+    payload,
   };
 }

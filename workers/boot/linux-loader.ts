@@ -5,9 +5,17 @@
  * (struct boot_params: the copied setup header, the e820 map, the pointers), and returns the
  * register state the kernel's 32-bit entry expects: flat segments from a GDT with __BOOT_CS (0x10)
  * and __BOOT_DS (0x18), paging and interrupts off, ESI pointing at boot_params.
+ *
+ * The protected-mode kernel is mostly a decompressor, which under our interpreter takes far
+ * longer than the rest of the boot. So when the payload is XZ and the kernel can run at its
+ * pref_address, the loader does that decompressor's job itself (workers/boot/vmlinux.ts): it
+ * places vmlinux's segments where the decompressor would put them with the kernel loaded at
+ * LOAD_PHYSICAL_ADDR (= pref_address), where it applies no relocations and no KASLR, and enters
+ * vmlinux at its ELF entry with the same registers. Otherwise the kernel unpacks itself.
  */
 import { flatProtectedMode, REG, type RegisterEntry } from "../registers";
 import { HDR, parseBzImage, type BzImage } from "./bzimage";
+import { unpackVmlinux, type Vmlinux } from "./vmlinux";
 
 /** An e820 range (boot_params.e820_table entry: u64 address, u64 size, u32 type). */
 export interface E820Entry { address: number; size: number; type: E820Type }
@@ -30,6 +38,14 @@ export interface LinuxBootOptions {
   e820: readonly E820Entry[];
   /** RSDP address for boot_params.acpi_rsdp_addr, when the board wrote ACPI tables. */
   acpiRsdp?: number;
+  /** Let the kernel unpack itself even when the loader could (much slower here; keeps KASLR). */
+  selfDecompress?: boolean;
+}
+
+/** Who unpacked the kernel: the loader (entered at vmlinux's ELF entry) or the kernel itself; and why. */
+export interface KernelPath {
+  unpackedBy: "loader" | "kernel";
+  note: string;
 }
 
 /** Where things went, for logs and tests. */
@@ -39,6 +55,7 @@ export interface LinuxBootPlacement {
   kernel: { address: number; size: number };
   initrd?: { address: number; size: number };
   protocol: number;
+  kernelPath: KernelPath;
   /** The 32-bit entry's register state, for the tag/value accessors. */
   registers: RegisterEntry[];
 }
@@ -72,7 +89,12 @@ const BOOT_GDT = new Uint8Array([
   0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0,
 ]);
 
+/** Where writeFirmwareTables puts the MP and ACPI tables (the BIOS area Linux scans). */
+const FIRMWARE_START = 0xf0000;
+const FIRMWARE_END = 0x100000;
+
 const mib = (bytes: number): string => `${(bytes / (1 << 20)).toFixed(1)} MiB`;
+const hex = (value: number): string => `0x${value.toString(16)}`;
 const alignDown = (value: number, alignment: number): number => value - (value % alignment);
 
 function setU32(data: Uint8Array, at: number, value: number): void {
@@ -100,10 +122,56 @@ function checkE820(e820: readonly E820Entry[], ramBytes: number): void {
   }
 }
 
+/** From the lowest segment's start to the highest segment's end. */
+function vmlinuxExtent(vmlinux: Vmlinux): { address: number; size: number } {
+  const address = Math.min(...vmlinux.segments.map((segment) => segment.address));
+  return { address, size: Math.max(...vmlinux.segments.map((segment) => segment.address + segment.memSize)) - address };
+}
+
 /** Where the kernel will unpack itself, and up to where it needs memory to do so (boot.rst, init_size). */
 function kernelFootprint(image: BzImage): number {
   const runAddress = image.relocatable ? Math.max(image.prefAddress, image.code32Start) : image.prefAddress;
   return Math.max(runAddress + image.initSize, image.code32Start + image.kernel.length);
+}
+
+/** Low-memory areas the loader and the board fill, which kernel segments must not cover. */
+function fixedAreas(image: BzImage): [start: number, end: number, what: string][] {
+  return [
+    [GDT_GPA, GDT_GPA + BOOT_GDT.length, "the boot GDT"],
+    [BOOT_PARAMS_GPA, BOOT_PARAMS_GPA + BOOT_PARAMS_SIZE, "boot_params"],
+    [CMDLINE_GPA, CMDLINE_GPA + image.cmdlineSize + 1, "the command line"],
+    [FIRMWARE_START, FIRMWARE_END, "the firmware tables"],
+  ];
+}
+
+/**
+ * The kernel unpacked by the loader, or why the kernel must unpack itself. Nothing here writes
+ * to RAM, and nothing here throws: every way this path can fail leaves the other one.
+ */
+function unpackForLoader(image: BzImage, e820: readonly E820Entry[]): { vmlinux?: Vmlinux; note: string } {
+  if (!image.payload) return { note: "the kernel unpacks itself: its header names no payload (payload_offset and payload_length, protocol 2.08+)" };
+  if (ramEndFrom(e820, image.prefAddress) < image.prefAddress + image.initSize) {
+    return { note: `the kernel unpacks itself: RAM is too small for it to run at ${hex(image.prefAddress)}` };
+  }
+  const started = performance.now();
+  let vmlinux: Vmlinux;
+  try {
+    vmlinux = unpackVmlinux(image.payload);
+  } catch (error) {
+    return { note: `the kernel unpacks itself: ${(error as Error).message}` };
+  }
+  for (const segment of vmlinux.segments) {
+    const end = segment.address + segment.memSize;
+    const range = `${hex(segment.address)}-${hex(end)}`;
+    const area = fixedAreas(image).find(([start, areaEnd]) => segment.address < areaEnd && start < end);
+    if (area) return { note: `the kernel unpacks itself: vmlinux's segment at ${range} would cover ${area[2]}` };
+    if (ramEndFrom(e820, segment.address) < end) return { note: `the kernel unpacks itself: vmlinux's segment at ${range} is not in RAM` };
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(2);
+  return {
+    vmlinux,
+    note: `the loader unpacked the XZ payload (${mib(image.payload.length)} to ${mib(vmlinux.unpackedSize)} in ${seconds} s) and enters vmlinux at ${hex(vmlinux.entry)}`,
+  };
 }
 
 /** The initrd's address: as high as the kernel allows, page-aligned, above everything the kernel uses. */
@@ -122,19 +190,32 @@ export function loadLinux(options: LinuxBootOptions): LinuxBootPlacement {
   const { ram, e820 } = options;
   const image = parseBzImage(options.kernel);
   checkE820(e820, ram.length);
-  const kernelEnd = kernelFootprint(image);
-  if (ramEndFrom(e820, image.code32Start) < kernelEnd) {
-    throw new RangeError(`the kernel needs RAM up to ${mib(kernelEnd)} to unpack and start; the VM has ${mib(ram.length)}`);
-  }
   if (!/^[\x20-\x7e]*$/.test(options.cmdline)) throw new RangeError("the kernel command line must be printable ASCII");
   if (options.cmdline.length > image.cmdlineSize) {
     throw new RangeError(`the kernel command line is ${options.cmdline.length} bytes; this kernel takes at most ${image.cmdlineSize}`);
+  }
+  const { vmlinux, note } = options.selfDecompress
+    ? { vmlinux: undefined, note: "the kernel unpacks itself, as asked" }
+    : unpackForLoader(image, e820);
+  // vmlinux's footprint is init_size from pref_address (at least its segments), so an initrd placed above it never overlaps them.
+  const kernelEnd = vmlinux
+    ? Math.max(image.prefAddress + image.initSize, ...vmlinux.segments.map((segment) => segment.address + segment.memSize))
+    : kernelFootprint(image);
+  if (!vmlinux && ramEndFrom(e820, image.code32Start) < kernelEnd) {
+    throw new RangeError(`the kernel needs RAM up to ${mib(kernelEnd)} to unpack and start; the VM has ${mib(ram.length)}`);
   }
   const initrd = options.initrd && options.initrd.length > 0
     ? { address: placeInitrd(image, options.initrd.length, e820, kernelEnd), size: options.initrd.length }
     : undefined;
 
-  ram.set(image.kernel, image.code32Start);
+  if (vmlinux) {
+    for (const segment of vmlinux.segments) {
+      ram.set(segment.bytes, segment.address);
+      ram.fill(0, segment.address + segment.bytes.length, segment.address + segment.memSize);
+    }
+  } else {
+    ram.set(image.kernel, image.code32Start);
+  }
   if (initrd && options.initrd) ram.set(options.initrd, initrd.address);
   ram.fill(0, CMDLINE_GPA, CMDLINE_GPA + options.cmdline.length + 1);
   ram.set(new TextEncoder().encode(options.cmdline), CMDLINE_GPA);
@@ -163,11 +244,12 @@ export function loadLinux(options: LinuxBootOptions): LinuxBootPlacement {
   return {
     bootParams: BOOT_PARAMS_GPA,
     cmdline: CMDLINE_GPA,
-    kernel: { address: image.code32Start, size: image.kernel.length },
+    kernel: vmlinux ? vmlinuxExtent(vmlinux) : { address: image.code32Start, size: image.kernel.length },
     initrd,
     protocol: image.protocol,
+    kernelPath: { unpackedBy: vmlinux ? "loader" : "kernel", note },
     registers: [
-      ...flatProtectedMode(image.code32Start),
+      ...flatProtectedMode(vmlinux ? vmlinux.entry : image.code32Start),
       { tag: REG["gdtr.base"], value: BigInt(GDT_GPA) },
       { tag: REG["gdtr.limit"], value: BigInt(BOOT_GDT.length - 1) },
       { tag: REG.rsi, value: BigInt(BOOT_PARAMS_GPA) },
