@@ -15,8 +15,10 @@
 import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { parseBzImage } from "../workers/boot/bzimage";
 import { buildGuestInitramfs, GUEST_READY_MARKER } from "../workers/boot/initramfs";
 import { moduleName, type KernelTree } from "../workers/boot/kernel-modules";
+import { payloadCompression, unpackPayload } from "../workers/boot/vmlinux";
 import { DEFAULT_CMDLINE, parseGuestManifest, type GuestManifest } from "../workers/boot/guest-manifest";
 import { hostSources, kernelRelease, MissingCommandError, pickNewestKernel, PrivateApt, run } from "./guest-apt";
 
@@ -64,7 +66,8 @@ async function fetchFromDebian(): Promise<void> {
   const cached = await readManifest();
   const fromDebian = cached && Object.keys(cached.packages).length > 0 && await exists(join(cacheDir, cached.kernel));
   if (cached && fromDebian && !values.refresh) {
-    if (sameModules(cached.modules) && await exists(join(cacheDir, cached.initrd))) {
+    const vmlinuxCached = cached.vmlinux !== undefined ? await exists(join(cacheDir, cached.vmlinux)) : !xzPayload(await readFile(join(cacheDir, cached.kernel)));
+    if (sameModules(cached.modules) && await exists(join(cacheDir, cached.initrd)) && vmlinuxCached) {
       console.log(`guest:fetch: up to date (${show(manifestPath)}: kernel ${cached.kernelRelease}, initrd ${cached.initrd}; ${elapsed()}). --refresh looks for a newer kernel.`);
       return;
     }
@@ -120,8 +123,9 @@ async function buildFromPackages(release: string, versions: Record<string, strin
   const initrd = join(cacheDir, `debian-${release}`, "initrd.img");
   const busybox = await readFile(join(unpackedDir(release, BUSYBOX), "bin", "busybox"));
   await writeInitrd(initrd, busybox, { release, read: readUnder(kernelTree) });
+  const vmlinux = await writeVmlinux(kernelFile, join(cacheDir, `debian-${release}`, `vmlinux-${release}`));
   await writeManifest({
-    kernel: relative(cacheDir, kernelFile), initrd: relative(cacheDir, initrd), cmdline: DEFAULT_CMDLINE,
+    kernel: relative(cacheDir, kernelFile), initrd: relative(cacheDir, initrd), vmlinux, cmdline: DEFAULT_CMDLINE,
     kernelRelease: release, readyMarker: GUEST_READY_MARKER, modules: requested, packages: versions,
   });
 }
@@ -140,8 +144,9 @@ async function supplyByHand(kernelPath: string): Promise<void> {
   await copyFile(kernelPath, kernelFile);
   if (values.initrd) await copyFile(values.initrd, initrd);
   else await writeInitrd(initrd, await readFile(values.busybox!));
+  const vmlinux = await writeVmlinux(kernelFile, join(target, `vmlinux-${release}`));
   await writeManifest({
-    kernel: relative(cacheDir, kernelFile), initrd: relative(cacheDir, initrd), cmdline: DEFAULT_CMDLINE,
+    kernel: relative(cacheDir, kernelFile), initrd: relative(cacheDir, initrd), vmlinux, cmdline: DEFAULT_CMDLINE,
     kernelRelease: release, readyMarker: values.initrd ? "" : GUEST_READY_MARKER, modules: [], packages: {},
   });
 }
@@ -152,6 +157,37 @@ async function writeInitrd(path: string, busybox: Uint8Array, kernel?: KernelTre
   const modules = built.modules.length > 0 ? `, modules ${built.modules.join(" ")}` : "";
   const builtin = built.builtin.length > 0 ? ` (built in, nothing to load: ${built.builtin.join(" ")})` : "";
   console.log(`built ${show(path)}: ${(built.image.length / 1024).toFixed(0)} KiB${modules}${builtin}`);
+}
+
+/**
+ * The kernel's XZ payload unpacked into `path`, so boots need not unpack it (the loader checks it
+ * against the payload's CRCs); returns its path for the manifest, or undefined when there is none.
+ */
+async function writeVmlinux(kernelFile: string, path: string): Promise<string | undefined> {
+  await rm(path, { force: true });
+  const payload = xzPayload(await readFile(kernelFile));
+  if (!payload) return undefined;
+  let unpacked: Uint8Array;
+  try {
+    unpacked = unpackPayload(payload);
+  } catch (error) {
+    // The boot will say the same; the guest is still worth caching.
+    console.log(`  note: the kernel's payload is not unpacked ahead of time: ${(error as Error).message}`);
+    return undefined;
+  }
+  await writeFile(path, unpacked);
+  console.log(`unpacked the kernel's payload into ${show(path)} (${elapsed()})`);
+  return relative(cacheDir, path);
+}
+
+/** A bzImage's payload when it is XZ (what the loader unpacks), else undefined. */
+function xzPayload(kernel: Uint8Array): Uint8Array | undefined {
+  try {
+    const { payload } = parseBzImage(kernel);
+    return payload && payloadCompression(payload) === "xz" ? payload : undefined;
+  } catch {
+    return undefined; // not a bzImage we boot; the boot will say why
+  }
 }
 
 async function writeManifest(manifest: GuestManifest): Promise<void> {

@@ -231,6 +231,20 @@ test("the kernel unpacks itself when the loader cannot, and the note says why", 
   assert.deepEqual(asked.kernelPath, { unpackedBy: "kernel", note: "the kernel unpacks itself, as asked" });
 });
 
+test("a vmlinux unpacked ahead of time is used when the payload's CRCs say it is its content, else ignored", { skip: !hasXz && "no xz tool" }, () => {
+  const elf = kernelElf();
+  const kernel = bzImage({ payload: xzPayload(elf) });
+  const ram = new Uint8Array(64 * MIB);
+  const cached = loadLinux({ kernel, vmlinux: elf, cmdline: "", ram, e820: pcE820(ram.length) });
+  assert.match(cached.kernelPath.note, /took the XZ payload's cached vmlinux/);
+  assert.ok(Buffer.from(ram.subarray(0x1000000, 0x1000000 + TEXT.length)).equals(TEXT));
+  const stale = elf.slice();
+  stale[60] ^= 1;
+  const fresh = loadLinux({ kernel, vmlinux: stale, cmdline: "", ram: new Uint8Array(64 * MIB), e820: pcE820(ram.length) });
+  assert.equal(fresh.kernelPath.unpackedBy, "loader");
+  assert.match(fresh.kernelPath.note, /unpacked the XZ payload .*; the cached vmlinux is not this kernel's/);
+});
+
 test("loadLinux refuses an initrd that does not fit beside an unpacked kernel, before writing anything", { skip: !hasXz && "no xz tool" }, () => {
   const ram = new Uint8Array(32 * MIB);
   assert.throws(() => loadLinux({ kernel: bzImage({ payload: xzPayload(kernelElf()) }), initrd: new Uint8Array(8 * MIB), cmdline: "", ram, e820: pcE820(ram.length) }), /initrd .* does not fit/);

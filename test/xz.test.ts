@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { crc32, crc64 } from "../workers/boot/crc";
-import { decompressXz, XzError } from "../workers/boot/xz";
+import { decompressXz, matchesXz, XzError } from "../workers/boot/xz";
 
 const hasXz = (() => {
   try {
@@ -155,4 +155,20 @@ test("unsupported features and limits are named", { skip }, () => {
   for (const [input, message] of cases) assert.throws(() => decompressXz(input), (error: Error) => error instanceof XzError && message.test(error.message), String(message));
   assert.throws(() => decompressXz(xz(data), { maxOutput: 9_999 }), /exceed the limit of 9999 bytes/);
   assert.equal(decompressXz(xz(data), { maxOutput: 10_000, sizeHint: 1 }).length, 10_000, "grows from a small hint up to the limit");
+});
+
+test("matchesXz tells a file's decompressed content by its index and CRCs, without decoding", { skip }, () => {
+  const data = structured(300_000, 12);
+  for (const args of [["--check=crc32"], ["--check=crc64", "--block-size=70000"], ["--x86", "--lzma2", "--check=crc32", "--block-size=100000"]]) {
+    const packed = xz(data, ...args);
+    assert.equal(matchesXz(packed, data), true, args.join(" "));
+    const altered = data.slice();
+    altered[150_000] ^= 1;
+    assert.equal(matchesXz(packed, altered), false, `altered, ${args.join(" ")}`);
+    assert.equal(matchesXz(packed, data.subarray(0, data.length - 1)), false, `shorter, ${args.join(" ")}`);
+    assert.equal(matchesXz(packed, Buffer.concat([data, new Uint8Array(1)])), false, `longer, ${args.join(" ")}`);
+    assert.equal(matchesXz(packed.subarray(0, packed.length - 1), data), false, `truncated, ${args.join(" ")}`);
+  }
+  assert.equal(matchesXz(xz(data, "--check=none"), data), false, "no checks: cannot tell");
+  assert.equal(matchesXz(new Uint8Array(10), new Uint8Array(0)), false);
 });

@@ -41,6 +41,8 @@ export interface PcMachineOptions {
   initrd?: Uint8Array;
   /** The kernel command line. */
   cmdline: string;
+  /** The kernel's payload unpacked ahead of time, if cached (see workers/boot/linux-loader.ts). */
+  vmlinux?: Uint8Array;
   /** Let the kernel unpack itself rather than the loader (see workers/boot/linux-loader.ts). */
   selfDecompress?: boolean;
   /** Guest RAM in bytes, a multiple of 1 MiB (default 128 MiB). */
@@ -144,6 +146,7 @@ export class PcMachine {
         ram: vm.ram,
         e820: pcE820(memoryBytes),
         acpiRsdp: tables?.rsdp,
+        vmlinux: options.vmlinux,
         selfDecompress: options.selfDecompress,
       });
       const vcpu = await vm.createVcpu();

@@ -8,6 +8,8 @@ export interface GuestManifest {
   kernel: string;
   /** The gzip-compressed cpio initrd, relative to the manifest's folder. */
   initrd: string;
+  /** The kernel's XZ payload unpacked (an ELF vmlinux), so a boot need not unpack it; absent for other kernels. */
+  vmlinux?: string;
   /** The default kernel command line. */
   cmdline: string;
   /** The kernel's release (`uname -r`). */
@@ -30,8 +32,10 @@ export function parseGuestManifest(json: unknown): GuestManifest {
   for (const key of ["kernel", "initrd", "cmdline", "kernelRelease", "readyMarker"] as const) {
     if (typeof m[key] !== "string") fail(`${key} must be a string`);
   }
-  for (const key of ["kernel", "initrd"] as const) {
-    if ((m[key] as string).startsWith("/") || (m[key] as string).split("/").includes("..")) fail(`${key} must be a path inside the manifest's folder`);
+  if (m.vmlinux !== undefined && typeof m.vmlinux !== "string") fail("vmlinux must be a string when present");
+  for (const key of ["kernel", "initrd", "vmlinux"] as const) {
+    const path = m[key] as string | undefined;
+    if (path !== undefined && (path.startsWith("/") || path.split("/").includes(".."))) fail(`${key} must be a path inside the manifest's folder`);
   }
   if (!Array.isArray(m.modules) || !m.modules.every((x) => typeof x === "string")) fail("modules must be an array of strings");
   const packages = m.packages;

@@ -38,6 +38,11 @@ export interface LinuxBootOptions {
   e820: readonly E820Entry[];
   /** RSDP address for boot_params.acpi_rsdp_addr, when the board wrote ACPI tables. */
   acpiRsdp?: number;
+  /**
+   * The kernel's payload unpacked ahead of time (guest:fetch caches it beside the image): used
+   * instead of decoding the payload when the payload's own CRCs say it is its content, else ignored.
+   */
+  vmlinux?: Uint8Array;
   /** Let the kernel unpack itself even when the loader could (much slower here; keeps KASLR). */
   selfDecompress?: boolean;
 }
@@ -148,7 +153,7 @@ function fixedAreas(image: BzImage): [start: number, end: number, what: string][
  * The kernel unpacked by the loader, or why the kernel must unpack itself. Nothing here writes
  * to RAM, and nothing here throws: every way this path can fail leaves the other one.
  */
-function unpackForLoader(image: BzImage, e820: readonly E820Entry[]): { vmlinux?: Vmlinux; note: string } {
+function unpackForLoader(image: BzImage, e820: readonly E820Entry[], cached: Uint8Array | undefined): { vmlinux?: Vmlinux; note: string } {
   if (!image.payload) return { note: "the kernel unpacks itself: its header names no payload (payload_offset and payload_length, protocol 2.08+)" };
   if (ramEndFrom(e820, image.prefAddress) < image.prefAddress + image.initSize) {
     return { note: `the kernel unpacks itself: RAM is too small for it to run at ${hex(image.prefAddress)}` };
@@ -156,7 +161,7 @@ function unpackForLoader(image: BzImage, e820: readonly E820Entry[]): { vmlinux?
   const started = performance.now();
   let vmlinux: Vmlinux;
   try {
-    vmlinux = unpackVmlinux(image.payload);
+    vmlinux = unpackVmlinux(image.payload, cached);
   } catch (error) {
     return { note: `the kernel unpacks itself: ${(error as Error).message}` };
   }
@@ -168,10 +173,10 @@ function unpackForLoader(image: BzImage, e820: readonly E820Entry[]): { vmlinux?
     if (ramEndFrom(e820, segment.address) < end) return { note: `the kernel unpacks itself: vmlinux's segment at ${range} is not in RAM` };
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(2);
-  return {
-    vmlinux,
-    note: `the loader unpacked the XZ payload (${mib(image.payload.length)} to ${mib(vmlinux.unpackedSize)} in ${seconds} s) and enters vmlinux at ${hex(vmlinux.entry)}`,
-  };
+  const how = vmlinux.cached
+    ? `took the XZ payload's cached vmlinux (${mib(vmlinux.unpackedSize)}, checked in ${seconds} s)`
+    : `unpacked the XZ payload (${mib(image.payload.length)} to ${mib(vmlinux.unpackedSize)} in ${seconds} s${cached ? "; the cached vmlinux is not this kernel's" : ""})`;
+  return { vmlinux, note: `the loader ${how} and enters vmlinux at ${hex(vmlinux.entry)}` };
 }
 
 /** The initrd's address: as high as the kernel allows, page-aligned, above everything the kernel uses. */
@@ -196,7 +201,7 @@ export function loadLinux(options: LinuxBootOptions): LinuxBootPlacement {
   }
   const { vmlinux, note } = options.selfDecompress
     ? { vmlinux: undefined, note: "the kernel unpacks itself, as asked" }
-    : unpackForLoader(image, e820);
+    : unpackForLoader(image, e820, options.vmlinux);
   // vmlinux's footprint is init_size from pref_address (at least its segments), so an initrd placed above it never overlaps them.
   const kernelEnd = vmlinux
     ? Math.max(image.prefAddress + image.initSize, ...vmlinux.segments.map((segment) => segment.address + segment.memSize))

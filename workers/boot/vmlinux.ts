@@ -4,7 +4,7 @@
  * unpack the payload, an ELF vmlinux, and say where its PT_LOAD segments go and where to enter.
  * Only XZ payloads are unpacked (Debian's kernels; the decoder is workers/boot/xz.ts).
  */
-import { decompressXz } from "./xz";
+import { decompressXz, matchesXz } from "./xz";
 
 /** A payload this module does not unpack, or one that is not a sound ELF kernel. */
 export class PayloadError extends Error {
@@ -27,6 +27,8 @@ export interface Vmlinux {
   segments: VmlinuxSegment[];
   /** Bytes the payload unpacked to (the ELF and, for a relocatable kernel, its relocations). */
   unpackedSize: number;
+  /** Whether a copy unpacked ahead of time was used rather than the payload decoded. */
+  cached: boolean;
 }
 
 /** The compressions a kernel may be built with, by the magic that starts the payload. */
@@ -54,26 +56,41 @@ const u32 = (data: Uint8Array, at: number): number => (data[at] | (data[at + 1] 
 const hex = (value: number): string => `0x${value.toString(16)}`;
 
 /**
- * Unpacks an XZ payload into its vmlinux. The kernel's build appends the unpacked size as a
- * 32-bit little-endian number after the compressed stream (arch/x86/boot/compressed/Makefile,
- * size_append), so the output is allocated once and must come out exactly that long.
+ * The XZ stream in a payload and the size it unpacks to: the kernel's build appends that size as
+ * a 32-bit little-endian number after the stream (arch/x86/boot/compressed/Makefile, size_append).
  */
-export function unpackVmlinux(payload: Uint8Array): Vmlinux {
+function xzStream(payload: Uint8Array): { stream: Uint8Array; size: number } {
   const compression = payloadCompression(payload);
   if (compression !== "xz") throw new PayloadError(`the payload is ${compression}-compressed; the loader unpacks only XZ`);
-  if (payload.length < 4) throw new PayloadError("the payload is too short");
   const size = u32(payload, payload.length - 4);
   if (size > MAX_UNPACKED) throw new PayloadError(`the payload claims to unpack to ${size} bytes`);
-  const elf = decompressXz(payload.subarray(0, payload.length - 4), { sizeHint: size, maxOutput: size });
-  if (elf.length !== size) throw new PayloadError(`the payload unpacked to ${elf.length} bytes, not the ${size} its trailer states`);
-  return { ...parseKernelElf(elf), unpackedSize: elf.length };
+  return { stream: payload.subarray(0, payload.length - 4), size };
+}
+
+/** Unpacks an XZ payload: the ELF vmlinux (and, for a relocatable kernel, its relocations after it). */
+export function unpackPayload(payload: Uint8Array): Uint8Array {
+  const { stream, size } = xzStream(payload);
+  const unpacked = decompressXz(stream, { sizeHint: size, maxOutput: size });
+  if (unpacked.length !== size) throw new PayloadError(`the payload unpacked to ${unpacked.length} bytes, not the ${size} its trailer states`);
+  return unpacked;
+}
+
+/**
+ * The vmlinux in an XZ payload. `cached` is the payload unpacked ahead of time (guest:fetch
+ * stores it); it is used when the stream's own index and CRCs say it is the stream's content.
+ */
+export function unpackVmlinux(payload: Uint8Array, cached?: Uint8Array): Vmlinux {
+  const { stream, size } = xzStream(payload);
+  const useCached = cached !== undefined && cached.length === size && matchesXz(stream, cached);
+  const elf = useCached ? cached : unpackPayload(payload);
+  return { ...parseKernelElf(elf), unpackedSize: elf.length, cached: useCached };
 }
 
 /** ELF32 constants (System V ABI, i386 supplement). */
 const ELF = { classOffset: 4, dataOffset: 5, versionOffset: 6, class32: 1, littleEndian: 1, typeExec: 2, machine386: 3, headerSize: 52, phSize: 32, ptLoad: 1 } as const;
 
 /** The segments and entry of an i386 ELF executable (trailing data, such as relocations, is ignored). */
-export function parseKernelElf(elf: Uint8Array): Omit<Vmlinux, "unpackedSize"> {
+export function parseKernelElf(elf: Uint8Array): Pick<Vmlinux, "entry" | "segments"> {
   if (elf.length < ELF.headerSize || u32(elf, 0) !== 0x464c457f) throw new PayloadError("the unpacked kernel is not an ELF file");
   if (elf[ELF.classOffset] !== ELF.class32 || elf[ELF.dataOffset] !== ELF.littleEndian || elf[ELF.versionOffset] !== 1) {
     throw new PayloadError("the unpacked kernel is not a 32-bit little-endian ELF file");

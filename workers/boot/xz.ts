@@ -110,16 +110,12 @@ function decodeStream(reader: Reader, out: OutputBuffer): void {
   reader.need(1, "block header");
   while (data[reader.pos] !== 0x00) records.push(decodeBlock(reader, out, check));
 
-  const indexStart = reader.pos++;
-  const count = reader.vli("index");
-  if (count !== records.length) throw new XzError(`corrupt .xz index: it lists ${count} blocks, the stream has ${records.length}`);
-  for (const record of records) {
-    if (reader.vli("index") !== record.unpaddedSize || reader.vli("index") !== record.uncompressedSize) {
-      throw new XzError("corrupt .xz index: a block's sizes differ from the index");
-    }
+  const indexStart = reader.pos;
+  const index = readIndex(reader);
+  if (index.length !== records.length) throw new XzError(`corrupt .xz index: it lists ${index.length} blocks, the stream has ${records.length}`);
+  if (index.some((entry, i) => entry.unpaddedSize !== records[i].unpaddedSize || entry.uncompressedSize !== records[i].uncompressedSize)) {
+    throw new XzError("corrupt .xz index: a block's sizes differ from the index");
   }
-  reader.padding(indexStart, "index");
-  reader.crc32(indexStart, "index");
   const indexSize = reader.pos - indexStart;
 
   const footer = reader.pos;
@@ -130,6 +126,61 @@ function decodeStream(reader: Reader, out: OutputBuffer): void {
   if (u32(data, footer) !== crc32(data, footer + 4, footer + 10)) throw new XzError("corrupt .xz stream footer: CRC32 mismatch");
   if ((u32(data, footer + 4) + 1) * 4 !== indexSize) throw new XzError("corrupt .xz stream footer: the index size it states is wrong");
   reader.pos = footer + 12;
+}
+
+/** The index (section 4): a record per block, then padding and a CRC32. */
+function readIndex(reader: Reader): BlockRecord[] {
+  const start = reader.pos;
+  if (reader.byte("index") !== 0x00) throw new XzError("corrupt .xz index: no index indicator");
+  const count = reader.vli("index");
+  const records: BlockRecord[] = [];
+  for (let i = 0; i < count; i++) records.push({ unpaddedSize: reader.vli("index"), uncompressedSize: reader.vli("index") });
+  reader.padding(start, "index");
+  reader.crc32(start, "index");
+  return records;
+}
+
+/**
+ * Whether `output` is what a one-stream .xz file `input` decodes to, judged without decoding:
+ * the sizes in its index and the CRC32 or CRC64 each block stores of its data. For a cached copy
+ * of a decompressed file; false whenever it cannot tell (no checks, several streams, corruption).
+ */
+export function matchesXz(input: Uint8Array, output: Uint8Array): boolean {
+  try {
+    const reader = new Reader(input, 0);
+    reader.need(24, "stream");
+    if (HEADER_MAGIC.some((byte, i) => input[i] !== byte) || input[6] !== 0) return false;
+    const check = input[7];
+    reader.pos = 8;
+    reader.crc32(6, "stream header");
+    const footer = input.length - 12;
+    if (check !== CHECK_CRC32 && check !== CHECK_CRC64) return false;
+    if (input[footer + 8] !== 0 || input[footer + 9] !== check || FOOTER_MAGIC.some((byte, i) => input[footer + 10 + i] !== byte)) return false;
+    if (u32(input, footer) !== crc32(input, footer + 4, footer + 10)) return false;
+    const indexStart = footer - (u32(input, footer + 4) + 1) * 4;
+    if (indexStart < 12) return false;
+    reader.pos = indexStart;
+    const records = readIndex(reader);
+    if (reader.pos !== footer) return false;
+    const size = check === CHECK_CRC32 ? 4 : 8;
+    let block = 12;
+    let from = 0;
+    for (const { unpaddedSize, uncompressedSize } of records) {
+      const at = block + Math.ceil((unpaddedSize - size) / 4) * 4;
+      const to = from + uncompressedSize;
+      if (to > output.length || at + size > footer) return false;
+      const matches = check === CHECK_CRC32
+        ? u32(input, at) === crc32(output, from, to)
+        : (BigInt(u32(input, at)) | (BigInt(u32(input, at + 4)) << 32n)) === crc64(output, from, to);
+      if (!matches) return false;
+      block = at + size;
+      from = to;
+    }
+    return block === indexStart && from === output.length;
+  } catch (error) {
+    if (error instanceof XzError) return false;
+    throw error;
+  }
 }
 
 /** One block: header, LZMA2 data through the filter chain, padding, check. */
