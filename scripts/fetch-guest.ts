@@ -3,7 +3,8 @@
  *
  * Downloads Debian 12's newest linux-image-6.1.0-NN-686 and busybox-static for i386 with
  * `apt-get download` over a private apt state (scripts/guest-apt.ts), unpacks them into
- * guest/debian-<release>/, builds the initrd with workers/boot/initramfs.ts and writes
+ * guest/debian-<release>/, builds the initrd with workers/boot/initramfs.ts, stores the kernel's
+ * XZ payload unpacked (workers/boot/vmlinux.ts) so boots need not decode it, and writes
  * guest/default.json. A run with everything cached only reads the manifest.
  *
  *   --modules a,b     kernel modules to put into the initrd and load at boot (with dependencies)
