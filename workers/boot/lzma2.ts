@@ -167,7 +167,9 @@ export class Lzma2Decoder {
   /**
    * One compressed chunk, input[inPos, inEnd) to out[outPos, outEnd); the chunk must end exactly
    * there. The range decoder lives in locals and each bit is decoded inline (the "bit:" blocks
-   * below are the same few lines): as object fields and helper calls it ran four times slower.
+   * below are the same few lines): as object fields and helper methods it ran 2.5 times slower.
+   * `range` and `code` hold 32-bit patterns in int32s (Math.imul, unsigned compares through
+   * `>>> 0`) rather than numbers up to 2^32, which V8 keeps as doubles: 1.4 times faster.
    */
   private decodeChunk(input: Uint8Array, inPos: number, inEnd: number, out: Uint8Array, outPos: number, outEnd: number, dictStart: number): void {
     if (input[inPos] !== 0) throw new XzError("corrupt LZMA2 chunk: the range coder's first byte is not zero");
