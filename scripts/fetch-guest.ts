@@ -17,7 +17,7 @@ import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/
 import { basename, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { parseBzImage } from "../workers/boot/bzimage";
-import { buildGuestInitramfs, GUEST_READY_MARKER } from "../workers/boot/initramfs";
+import { buildGuestInitramfs, GUEST_READY_MARKER, INITRAMFS_VERSION } from "../workers/boot/initramfs";
 import { moduleName, type KernelTree } from "../workers/boot/kernel-modules";
 import { payloadCompression, unpackPayload } from "../workers/boot/vmlinux";
 import { DEFAULT_CMDLINE, parseGuestManifest, type GuestManifest } from "../workers/boot/guest-manifest";
@@ -68,11 +68,12 @@ async function fetchFromDebian(): Promise<void> {
   const fromDebian = cached && Object.keys(cached.packages).length > 0 && await exists(join(cacheDir, cached.kernel));
   if (cached && fromDebian && !values.refresh) {
     const vmlinuxCached = cached.vmlinux !== undefined ? await exists(join(cacheDir, cached.vmlinux)) : !xzPayload(await readFile(join(cacheDir, cached.kernel)));
-    if (sameModules(cached.modules) && await exists(join(cacheDir, cached.initrd)) && vmlinuxCached) {
+    const initrdCurrent = cached.initramfsVersion === INITRAMFS_VERSION && await exists(join(cacheDir, cached.initrd));
+    if (sameModules(cached.modules) && initrdCurrent && vmlinuxCached) {
       console.log(`guest:fetch: up to date (${show(manifestPath)}: kernel ${cached.kernelRelease}, initrd ${cached.initrd}; ${elapsed()}). --refresh looks for a newer kernel.`);
       return;
     }
-    // Only the modules changed: the unpacked packages have all it takes.
+    // Only the modules, the initrd's contents or the vmlinux changed: the unpacked packages have all it takes.
     return buildFromPackages(cached.kernelRelease, cached.packages);
   }
 
@@ -127,7 +128,7 @@ async function buildFromPackages(release: string, versions: Record<string, strin
   const vmlinux = await writeVmlinux(kernelFile, join(cacheDir, `debian-${release}`, `vmlinux-${release}`));
   await writeManifest({
     kernel: relative(cacheDir, kernelFile), initrd: relative(cacheDir, initrd), vmlinux, cmdline: DEFAULT_CMDLINE,
-    kernelRelease: release, readyMarker: GUEST_READY_MARKER, modules: requested, packages: versions,
+    kernelRelease: release, readyMarker: GUEST_READY_MARKER, modules: requested, packages: versions, initramfsVersion: INITRAMFS_VERSION,
   });
 }
 
@@ -149,6 +150,7 @@ async function supplyByHand(kernelPath: string): Promise<void> {
   await writeManifest({
     kernel: relative(cacheDir, kernelFile), initrd: relative(cacheDir, initrd), vmlinux, cmdline: DEFAULT_CMDLINE,
     kernelRelease: release, readyMarker: values.initrd ? "" : GUEST_READY_MARKER, modules: [], packages: {},
+    initramfsVersion: values.initrd ? undefined : INITRAMFS_VERSION,
   });
 }
 

@@ -8,6 +8,8 @@ export interface GuestManifest {
   kernel: string;
   /** The gzip-compressed cpio initrd, relative to the manifest's folder. */
   initrd: string;
+  /** INITRAMFS_VERSION of the initrd guest:fetch built; absent for an initrd supplied by hand. */
+  initramfsVersion?: number;
   /** The kernel's XZ payload unpacked (an ELF vmlinux), so a boot need not unpack it; absent for other kernels. */
   vmlinux?: string;
   /** The default kernel command line. */
@@ -33,6 +35,7 @@ export function parseGuestManifest(json: unknown): GuestManifest {
     if (typeof m[key] !== "string") fail(`${key} must be a string`);
   }
   if (m.vmlinux !== undefined && typeof m.vmlinux !== "string") fail("vmlinux must be a string when present");
+  if (m.initramfsVersion !== undefined && !Number.isInteger(m.initramfsVersion)) fail("initramfsVersion must be an integer when present");
   for (const key of ["kernel", "initrd", "vmlinux"] as const) {
     const path = m[key] as string | undefined;
     if (path !== undefined && (path.startsWith("/") || path.split("/").includes(".."))) fail(`${key} must be a path inside the manifest's folder`);

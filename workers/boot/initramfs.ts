@@ -10,6 +10,12 @@ import { KernelModuleError, modulesDep, resolveModules, type KernelTree } from "
 /** The line /init prints once the guest's userspace is up, before the shell starts. */
 export const GUEST_READY_MARKER = "webvm-guest: init ready";
 
+/**
+ * The version of what buildGuestInitramfs() puts in an initrd (/init, the layout). Raise it with
+ * any change there: guest:fetch rebuilds a cached initrd of another version.
+ */
+export const INITRAMFS_VERSION = 2;
+
 export interface GuestInitramfsOptions {
   /** A statically linked i386 busybox (Debian's busybox-static), installed as /bin/busybox. */
   busybox: Uint8Array;
