@@ -97,7 +97,6 @@ export class PcMachine {
   private decide!: () => void;
   /** Settles when the fate is decided, so run() stops waiting for a vCPU exit that will not come. */
   private readonly decided = new Promise<void>((resolve) => (this.decide = resolve));
-  private readonly exitCounts = new Map<string, number>();
 
   private constructor(
     /** The VM, for inspection. */
@@ -175,7 +174,6 @@ export class PcMachine {
         throw error;
       }
       if (!exit) break;
-      this.exitCounts.set(exit.reason, (this.exitCounts.get(exit.reason) ?? 0) + 1);
       switch (exit.reason) {
         case "io":
           if (!exit.write) this.vcpu.completeIo(openBus(exit.size));
@@ -205,11 +203,6 @@ export class PcMachine {
    */
   pressPowerButton(): void {
     this.chipset.pressPowerButton();
-  }
-
-  /** Exits the owner handled, by kind (accesses served by device workers never come here). */
-  get ownerExits(): ReadonlyMap<string, number> {
-    return this.exitCounts;
   }
 
   /** The vCPU's counters: instructions, device accesses by kind, exits to the owner, halts. Readable while it runs. */
