@@ -52,6 +52,13 @@ const { values } = parseArgs({
 const cacheDir = resolve(values.dir ?? join(import.meta.dirname, "..", "guest"));
 const manifestPath = join(cacheDir, "default.json");
 const requested = values.modules.split(",").map((m) => m.trim()).filter((m) => m !== "").map(moduleName);
+/**
+ * Modules the PC's own devices need, always in an initrd built from Debian's kernel package:
+ * pvpanic_mmio drives the pvpanic device (ACPI QEMU0001), so a panic reaches the VMM.
+ */
+const PLATFORM_MODULES = ["pvpanic_mmio"];
+/** What an initrd built from Debian's kernel package holds: the platform's modules and those asked for. */
+const debianModules = [...new Set([...PLATFORM_MODULES, ...requested])];
 
 try {
   if (values.kernel) await supplyByHand(values.kernel);
@@ -124,11 +131,11 @@ async function buildFromPackages(release: string, versions: Record<string, strin
   if (!await exists(kernelFile)) throw new Error(`${show(kernelTree)} holds no boot/vmlinuz-${release}`);
   const initrd = join(cacheDir, `debian-${release}`, "initrd.img");
   const busybox = await readFile(join(unpackedDir(release, BUSYBOX), "bin", "busybox"));
-  await writeInitrd(initrd, busybox, { release, read: readUnder(kernelTree) });
+  await writeInitrd(initrd, busybox, debianModules, { release, read: readUnder(kernelTree) });
   const vmlinux = await writeVmlinux(kernelFile, join(cacheDir, `debian-${release}`, `vmlinux-${release}`));
   await writeManifest({
     kernel: relative(cacheDir, kernelFile), initrd: relative(cacheDir, initrd), vmlinux, cmdline: DEFAULT_CMDLINE,
-    kernelRelease: release, readyMarker: GUEST_READY_MARKER, modules: requested, packages: versions, initramfsVersion: INITRAMFS_VERSION,
+    kernelRelease: release, readyMarker: GUEST_READY_MARKER, modules: debianModules, packages: versions, initramfsVersion: INITRAMFS_VERSION,
   });
 }
 
@@ -145,7 +152,7 @@ async function supplyByHand(kernelPath: string): Promise<void> {
   const initrd = join(target, "initrd.img");
   await copyFile(kernelPath, kernelFile);
   if (values.initrd) await copyFile(values.initrd, initrd);
-  else await writeInitrd(initrd, await readFile(values.busybox!));
+  else await writeInitrd(initrd, await readFile(values.busybox!), []);
   const vmlinux = await writeVmlinux(kernelFile, join(target, `vmlinux-${release}`));
   await writeManifest({
     kernel: relative(cacheDir, kernelFile), initrd: relative(cacheDir, initrd), vmlinux, cmdline: DEFAULT_CMDLINE,
@@ -154,12 +161,12 @@ async function supplyByHand(kernelPath: string): Promise<void> {
   });
 }
 
-async function writeInitrd(path: string, busybox: Uint8Array, kernel?: KernelTree): Promise<void> {
-  const built = await buildGuestInitramfs({ busybox, kernel, modules: requested });
+async function writeInitrd(path: string, busybox: Uint8Array, modules: readonly string[], kernel?: KernelTree): Promise<void> {
+  const built = await buildGuestInitramfs({ busybox, kernel, modules });
   await writeFile(path, built.image);
-  const modules = built.modules.length > 0 ? `, modules ${built.modules.join(" ")}` : "";
+  const loaded = built.modules.length > 0 ? `, modules ${built.modules.join(" ")}` : "";
   const builtin = built.builtin.length > 0 ? ` (built in, nothing to load: ${built.builtin.join(" ")})` : "";
-  console.log(`built ${show(path)}: ${(built.image.length / 1024).toFixed(0)} KiB${modules}${builtin}`);
+  console.log(`built ${show(path)}: ${(built.image.length / 1024).toFixed(0)} KiB${loaded}${builtin}`);
 }
 
 /**
@@ -241,7 +248,7 @@ function bzImageRelease(image: Uint8Array): string | undefined {
 }
 
 function sameModules(cached: readonly string[]): boolean {
-  return cached.length === requested.length && cached.every((m, i) => m === requested[i]);
+  return cached.length === debianModules.length && cached.every((m, i) => m === debianModules[i]);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -16,6 +16,7 @@ function wiredChipset() {
     setA20: () => undefined,
     reset: () => fates.push("reset"),
     powerOff: () => fates.push("power-off"),
+    panic: () => fates.push("panic"),
   });
   return { chipset, clock, ints, messages, fates };
 }
@@ -46,9 +47,19 @@ describe("chipset decode", () => {
     assert.deepEqual(fates, ["reset"]);
   });
 
+  it("pvpanic at 0x505: reads report PVPANIC_PANICKED, a write of that bit is a panic, others nothing", () => {
+    const { chipset, fates } = wiredChipset();
+    assert.ok(CHIPSET_PORT_RANGES.some((range) => range.port === 0x505 && range.tag === ChipsetTag.PvPanic));
+    assert.equal(chipset.read(ChipsetTag.PvPanic, 0, 1), 0x01);
+    chipset.write(ChipsetTag.PvPanic, 0, 1, 0x02);
+    assert.deepEqual(fates, []);
+    chipset.write(ChipsetTag.PvPanic, 0, 1, 0x01);
+    assert.deepEqual(fates, ["panic"]);
+  });
+
   it("decodes the ACPI PM blocks where the FADT names them, and powers off on SLP_EN with SLP_TYP 5", () => {
     const { chipset, clock, fates } = wiredChipset();
-    assert.deepEqual(CHIPSET_PORT_RANGES.filter((r) => r.tag >= ChipsetTag.Pm1aEvent).map(({ port, size }) => [port, size]), [[0x600, 4], [0x604, 2], [0x608, 4]]);
+    assert.deepEqual(CHIPSET_PORT_RANGES.filter((r) => r.tag >= ChipsetTag.Pm1aEvent && r.tag <= ChipsetTag.PmTimer).map(({ port, size }) => [port, size]), [[0x600, 4], [0x604, 2], [0x608, 4]]);
     clock.ns = 1e9;
     assert.equal(chipset.read(ChipsetTag.PmTimer, 0, 4), 3_579_545, "one second of the PM timer, read whole");
     assert.equal(chipset.read(ChipsetTag.Pm1aControl, 0, 2), 1, "SCI_EN");

@@ -140,3 +140,20 @@ describe("Debian's kernel on the PC, from the command line", { skip: !existsSync
     assert.match(vm.text, /reboot: Power down/);
   });
 });
+
+describe("a kernel panic, from the command line", { skip: !existsSync(manifest) && "no cached guest (npm run guest:fetch)", timeout: BOOT_TIMEOUT_MS }, () => {
+  it("reaches the pvpanic device and ends the command with status 5", async () => {
+    const vm = new SerialConsole(spawn(process.execPath, [cli, "run"], { stdio: "pipe" }));
+    try {
+      await vm.waitFor(PROMPT, BOOT_TIMEOUT_MS);
+      assert.match(await vm.run("ls /sys/bus/acpi/devices"), /QEMU0001:00/, "the DSDT's pvpanic device");
+      assert.match(await vm.run("cat /proc/modules"), /^pvpanic_mmio /m, "its driver, loaded by /init");
+      const exited = new Promise<number | null>((resolve) => vm.process.once("exit", resolve));
+      vm.process.stdin.write("echo c > /proc/sysrq-trigger\n");
+      assert.equal(await exited, 5);
+      assert.match(vm.text, /Kernel panic - not syncing: sysrq triggered crash/);
+    } finally {
+      vm.process.kill();
+    }
+  });
+});

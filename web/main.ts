@@ -51,6 +51,7 @@ function setStatus(state: PageState, text: string, fate?: MachineFate["reason"])
 
 const FATE_TEXT: Record<MachineFate["reason"], string> = {
   "power-off": "The guest powered off.",
+  panic: "The guest's kernel panicked.",
   reset: "The guest reset the machine.",
   "triple-fault": "The guest triple-faulted: the processor shut down.",
   stopped: "The machine was stopped.",

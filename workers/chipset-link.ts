@@ -12,11 +12,12 @@ export interface ChipsetMachineEvents {
   onReset: () => void;
   /** The guest turned the machine off (ACPI S5). */
   onPowerOff: () => void;
+  onPanic: () => void;
 }
 
 /**
  * Starts the chipset worker driving the local APICs itself, and carries what still goes through
- * the owner: IRQ lines of devices in other workers, the INTA cycle, resets and the power-off.
+ * the owner: IRQ lines of devices in other workers, the INTA cycle, resets, the power-off and a panic.
  * Answers come back in the order asked, so one queue per kind of answer suffices.
  */
 export class ChipsetLink {
@@ -32,6 +33,7 @@ export class ChipsetLink {
       else if (event.type === "drained") this.drainWaiters.shift()?.resolve();
       else if (event.type === "reset") machine.onReset();
       else if (event.type === "power-off") machine.onPowerOff();
+      else if (event.type === "panic") machine.onPanic();
       // "a20": the gate is always open on this machine (RAM is one flat region). "apic" and
       // "intr" are not posted: the worker delivers them itself.
     });

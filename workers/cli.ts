@@ -17,11 +17,11 @@ The loader unpacks an XZ-compressed kernel itself; --self-decompress leaves that
 (much slower under the interpreter, but the kernel then applies KASLR). In a terminal, Ctrl-A
 then X quits.
 
-Exit status: 0 the guest powered off, 2 it reset (reboot, or a panic with panic=N),
-3 triple fault, 4 the CPU core met something it cannot run, 1 an error on this side.`;
+Exit status: 0 the guest powered off, 2 it reset (reboot), 3 triple fault, 4 the CPU
+core met something it cannot run, 5 the guest's kernel panicked, 1 an error on this side.`;
 
 /** Exit statuses by fate. */
-export const FATE_STATUS: Readonly<Record<MachineFate["reason"], number>> = { "power-off": 0, reset: 2, "triple-fault": 3, failed: 4, stopped: 0 };
+export const FATE_STATUS: Readonly<Record<MachineFate["reason"], number>> = { "power-off": 0, reset: 2, "triple-fault": 3, failed: 4, panic: 5, stopped: 0 };
 
 const CTRL_A = 0x01;
 

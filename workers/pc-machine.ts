@@ -16,7 +16,7 @@ import { loadLinux, type LinuxBootPlacement } from "./boot/linux-loader";
 import { writeFirmwareTables, type AcpiConfig } from "./boot/firmware-tables";
 import { ChipsetLink } from "./chipset-link";
 import {
-  ACPI_PM_CONFIG, chipsetRegions, IOAPIC_GPA, IRQ_SCI, PM1A_CONTROL_PORT, PM1A_EVENT_PORT, PM_TIMER_PORT, RESET_CONTROL_PORT, RESET_CONTROL_VALUE,
+  ACPI_PM_CONFIG, chipsetRegions, IOAPIC_GPA, IRQ_SCI, PM1A_CONTROL_PORT, PM1A_EVENT_PORT, PM_TIMER_PORT, PVPANIC_PORT, RESET_CONTROL_PORT, RESET_CONTROL_VALUE,
 } from "./devices/chipset";
 import { IOAPIC_PINS, IOAPIC_VERSION } from "./devices/ioapic";
 import type { VcpuExit } from "./exits";
@@ -55,6 +55,8 @@ export interface PcMachineOptions {
 export type MachineFate =
   /** The guest turned the machine off (ACPI sleep state S5). */
   | { reason: "power-off" }
+  /** The guest's kernel panicked (it told the pvpanic device). */
+  | { reason: "panic" }
   /** The guest reset the machine (Linux's reboot, or a panic with panic=N set). */
   | { reason: "reset" }
   /** A triple fault: the processor shut down. */
@@ -79,6 +81,7 @@ const ACPI: AcpiConfig = {
   rtcCentury: RTC_CENTURY,
   sciIrq: IRQ_SCI,
   pciMemoryWindow: PCI_MEMORY_WINDOW,
+  pvpanic: PVPANIC_PORT,
 };
 
 /** What an 8-, 16-, 32- or 64-bit read of nothing returns: all ones, as an open ISA bus floats. */
@@ -121,7 +124,7 @@ export class PcMachine {
       options.spawnChipset(),
       chipsetSocket,
       { rtc: { wallClockMs: Date.now(), ramBelow4G: memoryBytes, ramAbove4G: 0 }, ioapicId: IOAPIC_ID },
-      { onReset: () => void machine?.end({ reason: "reset" }), onPowerOff: () => void machine?.end({ reason: "power-off" }) },
+      { onReset: () => void machine?.end({ reason: "reset" }), onPowerOff: () => void machine?.end({ reason: "power-off" }), onPanic: () => void machine?.end({ reason: "panic" }) },
     );
     const uartSocket = vm.createSocket();
     const uart = new UartLink(options.spawnUart(), uartSocket, options.onConsoleOutput, (level) => chipset.setIrq(COM1_IRQ, level));

@@ -16,7 +16,7 @@
  * adds nothing. The FADT is revision 3 (ACPI 2.0) for IAPC_BOOT_ARCH; its X_ fields are zero,
  * which per ACPI 5.2.9 means the 32-bit fields hold the addresses.
  */
-import { device, dwordMemory, eisaId, integer, ioPorts, name, pkg, resourceTemplate, scope, wordBusNumber, wordIo, type Aml } from "./aml";
+import { device, dwordMemory, eisaId, integer, ioPorts, name, pkg, resourceTemplate, scope, string, wordBusNumber, wordIo, type Aml } from "./aml";
 import { isaIrqIoapicPin, PCI_PIN_INDEX, type AcpiConfig, type FirmwarePlatform } from "./firmware-platform";
 import { TableBuilder } from "./table-bytes";
 
@@ -176,8 +176,9 @@ function buildMadt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Array {
 }
 
 /**
- * DSDT: \_S5 for soft-off and the PCI host bridge with its windows (_CRS) and INTx routing
- * (_PRT, GSI form: source Zero, the IOAPIC pin as the GSI).
+ * DSDT: \_S5 for soft-off, the PCI host bridge with its windows (_CRS) and INTx routing (_PRT,
+ * GSI form: source Zero, the IOAPIC pin as the GSI), and the pvpanic device (QEMU0001) when the
+ * board has one.
  */
 function buildDsdt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Array {
   const { base, size } = acpi.pciMemoryWindow;
@@ -200,6 +201,10 @@ function buildDsdt(platform: FirmwarePlatform, acpi: AcpiConfig): Uint8Array {
         name("_CRS", windows),
         name("_PRT", pkg(routes)),
       ]),
+      ...(acpi.pvpanic === undefined ? [] : [device("PEVT", [
+        name("_HID", string("QEMU0001")),
+        name("_CRS", resourceTemplate([ioPorts(acpi.pvpanic, acpi.pvpanic, 1, 1)])),
+      ])]),
     ]),
   ].flat();
   return finish(header("DSDT", 2).raw(Uint8Array.from(aml)));

@@ -7,6 +7,7 @@
 export type Aml = number[];
 
 const NAME_OP = 0x08;
+const STRING_PREFIX = 0x0d;
 const SCOPE_OP = 0x10;
 const BUFFER_OP = 0x11;
 const PACKAGE_OP = 0x12;
@@ -67,6 +68,12 @@ export function scope(path: string, terms: Aml[]): Aml {
 export function device(path: string, terms: Aml[]): Aml {
   const body = [...nameString(path), ...terms.flat()];
   return [EXT_OP_PREFIX, DEVICE_OP, ...pkgLength(body.length), ...body];
+}
+
+/** A string constant, "text": StringPrefix, ASCII, a NUL (20.2.3). */
+export function string(text: string): Aml {
+  if (!/^[\x01-\x7f]*$/.test(text)) throw new RangeError(`AML strings are ASCII without NUL, not "${text}"`);
+  return [STRING_PREFIX, ...[...text].map((char) => char.charCodeAt(0)), 0x00];
 }
 
 /** Package() { elements }. */

@@ -39,6 +39,8 @@ export interface AcpiConfig {
   rtcCentury?: number;
   /** ISA IRQ of the system control interrupt (9 on PCs), routed level-triggered, active high. */
   sciIrq: number;
+  /** The paravirtual panic device's port, described as ACPI device QEMU0001; none when omitted. */
+  pvpanic?: Port;
   /** The 32-bit window for PCI memory BARs, given to the OS in the host bridge's _CRS. */
   pciMemoryWindow: { base: Gpa; size: number };
 }

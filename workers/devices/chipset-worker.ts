@@ -9,7 +9,7 @@
  *
  * Output is gathered while the socket loop runs and posted once per batch, when the loop yields
  * (as the UART worker does): the 8259 pair's INT level when it differs from the last one posted,
- * I/O APIC messages in order, A20 changes, resets and the power-off. How the local APICs receive them is the
+ * I/O APIC messages in order, A20 changes, resets, the power-off and panics. How the local APICs receive them is the
  * owner's business; this interface stays small on purpose.
  */
 import { OP_READ } from "../../assembly/abi/layout";
@@ -49,7 +49,7 @@ export type ChipsetCommand =
  * What the worker posts. `intr`: the 8259 pair's INT output level (changes within a batch are
  * merged). `apic`: I/O APIC messages, in the order sent. `vector`: the answer to `acknowledge`.
  * `a20`: the gate changed. `reset`: the guest reset the machine. `power-off`: the guest entered
- * ACPI S5. `drained`: the answer to `drain`.
+ * ACPI S5. `panic`: the guest's kernel panicked (pvpanic). `drained`: the answer to `drain`.
  */
 export type ChipsetEvent =
   | { type: "intr"; level: boolean }
@@ -58,6 +58,7 @@ export type ChipsetEvent =
   | { type: "a20"; enabled: boolean }
   | { type: "reset" }
   | { type: "power-off" }
+  | { type: "panic" }
   | { type: "drained" };
 
 const post = (event: ChipsetEvent): void => workerScope.postMessage(event);
@@ -81,6 +82,7 @@ const chipset = new Chipset(clock, config, {
   setA20: (enabled) => post({ type: "a20", enabled }),
   reset: () => post({ type: "reset" }),
   powerOff: () => post({ type: "power-off" }),
+  panic: () => post({ type: "panic" }),
 });
 
 /** Posts the batch's interrupt output, then sets the timer for the next deadline. */

@@ -39,6 +39,7 @@ export const ChipsetTag = {
   Pm1aEvent: 12,
   Pm1aControl: 13,
   PmTimer: 14,
+  PvPanic: 15,
 } as const;
 export type ChipsetTag = (typeof ChipsetTag)[keyof typeof ChipsetTag];
 
@@ -56,6 +57,14 @@ const PCI_CONFIG_PORT: Port = port(0xcf8);
 export const RESET_CONTROL_VALUE = 0x02 | RCR_RESET_CPU;
 /** The PM hardware's fixed properties: a 32-bit timer (FADT TMR_VAL_EXT), soft-off as SLP_TYP 5 (the DSDT's \_S5). */
 export const ACPI_PM_CONFIG: AcpiPmConfig = { timer32: true, softOffSleepType: 5 };
+
+/**
+ * The paravirtual panic device's port, QEMU's default for its ISA pvpanic (described to the guest
+ * as ACPI device QEMU0001; Linux's pvpanic-mmio driver). Reads give the events it reports
+ * (PVPANIC_PANICKED, bit 0); the guest's panic notifier writes that bit.
+ */
+export const PVPANIC_PORT: Port = port(0x505);
+const PVPANIC_PANICKED = 0x01;
 
 /** A port range the chipset decodes. */
 export interface ChipsetPortRange { port: Port; size: number; tag: ChipsetTag }
@@ -75,6 +84,7 @@ export const CHIPSET_PORT_RANGES: readonly ChipsetPortRange[] = [
   { port: PM1A_EVENT_PORT, size: PM1_EVENT_BLOCK_SIZE, tag: ChipsetTag.Pm1aEvent },
   { port: PM1A_CONTROL_PORT, size: PM1_CONTROL_BLOCK_SIZE, tag: ChipsetTag.Pm1aControl },
   { port: PM_TIMER_PORT, size: PM_TIMER_BLOCK_SIZE, tag: ChipsetTag.PmTimer },
+  { port: PVPANIC_PORT, size: 1, tag: ChipsetTag.PvPanic },
   { port: PCI_CONFIG_PORT, size: 8, tag: ChipsetTag.PciConfig },
 ];
 
@@ -118,6 +128,8 @@ export interface ChipsetWiring {
   reset: () => void;
   /** The guest turned the machine off (ACPI S5). */
   powerOff: () => void;
+  /** The guest's kernel panicked (pvpanic). */
+  panic: () => void;
 }
 
 const REGION_SIZE = new Map<number, number>(CHIPSET_PORT_RANGES.map(({ tag, size }) => [tag, size]));
@@ -133,7 +145,7 @@ export class Chipset {
   /** The last byte written to port 0x80, which reads back. */
   private postCode = 0xff;
 
-  constructor(clock: Clock, config: ChipsetConfig, wiring: ChipsetWiring) {
+  constructor(clock: Clock, config: ChipsetConfig, private readonly wiring: ChipsetWiring) {
     this.pic = new Pic8259Pair({ setInterrupt: wiring.setPicInterrupt });
     this.ioapic = new Ioapic({ deliver: wiring.deliver }, config.ioapicId);
     this.pit = new Pit8254(clock, { setOut0: (level) => this.setIsaIrq(IRQ_PIT, level) });
@@ -225,6 +237,7 @@ export class Chipset {
       case ChipsetTag.KbcData: return this.kbc.readData();
       case ChipsetTag.KbcCommand: return this.kbc.readStatus();
       case ChipsetTag.PostCode: return this.postCode;
+      case ChipsetTag.PvPanic: return PVPANIC_PANICKED;
       default: return this.rtc.read(offset);
     }
   }
@@ -240,6 +253,9 @@ export class Chipset {
       case ChipsetTag.KbcCommand: return this.kbc.writeCommand(byte);
       case ChipsetTag.PostCode:
         this.postCode = byte;
+        return;
+      case ChipsetTag.PvPanic:
+        if (byte & PVPANIC_PANICKED) this.wiring.panic();
         return;
       default: return this.rtc.write(offset, byte);
     }
