@@ -2,7 +2,9 @@
 // memory; ROM ignores writes; MMIO and port regions call the host's `io` import, which carries
 // the access to the region's socket or, when no socket claims it, to the vCPU's owner. An access
 // that straddles two regions is split into byte accesses, as the bus would split it. The local
-// APIC's page, when it claims one, comes before the map: the APIC answers in the core.
+// APIC's page, when it claims one, comes before the map: the APIC answers in the core. A byte
+// read of a region with a register file is served from it when the device allows
+// (assembly/register-file.ts).
 
 import {
   MAP_ENTRY_START_U64, MAP_ENTRY_END_U64, MAP_ENTRY_TARGET_U32, MAP_ENTRY_TAG_U32,
@@ -10,11 +12,13 @@ import {
   RUN_IO_SPACE_U32, RUN_IO_ADDR_U64, RUN_IO_OFFSET_U64, RUN_IO_DATA_U64, RUN_IO_SIZE_U32,
   RUN_IO_WRITE_U32, RUN_IO_SOCKET_U32, RUN_IO_TAG_U32, RUN_IO_POSTED_U32, NO_SOCKET, SPACE_MMIO,
   SPACE_PIO, VMH_BASE, VMH_DIRTY_LOG_U32, VMH_DIRTY_BASE_U32, VMH_RAM_BASE_U32, PAGE_SHIFT, APIC_PAGE_U64,
+  STAT_MMIO_SHADOW_F64, STAT_PIO_SHADOW_F64,
 } from "./abi/layout";
 import { readApicPage, writeApicPage } from "./apic/apic";
 import { findRegion } from "./memory-map";
 import { syncForExit } from "./cpu/sync";
 import { afterDeviceIo } from "./cpu/blocks";
+import { fencePostedWrite, readShadow } from "./register-file";
 
 /** Host import: performs the access described in the run block; a read leaves its data there. */
 @external("env", "io")
@@ -47,18 +51,28 @@ function valueMask(size: i32): u64 {
 
 /** Hands one access to the host; returns the read data (0 for writes). `posted`: a write nobody waits for, whatever the region says. */
 function exitIo(block: usize, entry: usize, space: u32, addr: u64, size: i32, write: bool, value: u64, posted: bool = false): u64 {
+  const offset = entry != 0 ? addr - load<u64>(entry + MAP_ENTRY_START_U64) : addr;
+  if (entry != 0 && !write && size == 1) {
+    const shadowed = readShadow(block, entry, <u32>offset);
+    if (shadowed >= 0) {
+      const stat = block + (space == SPACE_PIO ? STAT_PIO_SHADOW_F64 : STAT_MMIO_SHADOW_F64);
+      store<f64>(stat, load<f64>(stat) + 1);
+      return <u64>shadowed;
+    }
+  }
   store<u32>(block + RUN_IO_SPACE_U32, space);
   store<u64>(block + RUN_IO_ADDR_U64, addr);
   store<u32>(block + RUN_IO_SIZE_U32, size);
   store<u32>(block + RUN_IO_WRITE_U32, write ? 1 : 0);
   store<u64>(block + RUN_IO_DATA_U64, write ? value : 0);
+  store<u64>(block + RUN_IO_OFFSET_U64, offset);
   if (entry != 0) {
-    store<u64>(block + RUN_IO_OFFSET_U64, addr - load<u64>(entry + MAP_ENTRY_START_U64));
+    const postedWrite = write && (posted || (load<u32>(entry + MAP_ENTRY_FLAGS_U32) & REGION_FLAG_POSTED) != 0);
+    if (postedWrite) fencePostedWrite(block, entry, <u32>offset, size);
     store<u32>(block + RUN_IO_SOCKET_U32, load<u32>(entry + MAP_ENTRY_TARGET_U32));
     store<u32>(block + RUN_IO_TAG_U32, load<u32>(entry + MAP_ENTRY_TAG_U32));
-    store<u32>(block + RUN_IO_POSTED_U32, posted ? 1 : load<u32>(entry + MAP_ENTRY_FLAGS_U32) & REGION_FLAG_POSTED);
+    store<u32>(block + RUN_IO_POSTED_U32, postedWrite ? 1 : 0);
   } else {
-    store<u64>(block + RUN_IO_OFFSET_U64, addr);
     store<u32>(block + RUN_IO_SOCKET_U32, NO_SOCKET);
     store<u32>(block + RUN_IO_TAG_U32, 0);
     store<u32>(block + RUN_IO_POSTED_U32, 0);

@@ -7,18 +7,23 @@ import {
   MAP_COUNT_U32, MAP_ENTRY_BASE, MAP_ENTRY_END_U64, MAP_ENTRY_FLAGS_U32, MAP_ENTRY_KIND_U32,
   MAP_ENTRY_SIZE, MAP_ENTRY_START_U64, MAP_ENTRY_TAG_U32, MAP_ENTRY_TARGET_U32, MAP_MAX_ENTRIES,
   MAP_TABLE_SIZE, PAGE_SIZE, REGION_FLAG_POSTED, REGION_MMIO, REGION_PIO, REGION_RAM, REGION_ROM,
+  MAP_ENTRY_RINGS_U32, MAP_ENTRY_SHADOW_U32, SHADOW_SLOT_SIZE, SOCKET_HEADER_SIZE, SOCKET_SHADOW_BASE, SOCKET_SHADOW_SLOTS,
 } from "../assembly/abi/layout";
 import type { Gpa, Port, RamOffset } from "./addresses";
-import type { VmLayout } from "./vm-layout";
+import { socketBlockBase, type VmLayout } from "./vm-layout";
 
 /** Guest RAM mapped read-write at `gpa`, backed by guest RAM from `ramOffset`. */
 export interface RamRegion { kind: "ram"; gpa: Gpa; size: number; ramOffset: RamOffset }
 /** Guest RAM mapped read-only (guest writes are dropped, as on a ROM). */
 export interface RomRegion { kind: "rom"; gpa: Gpa; size: number; ramOffset: RamOffset }
-/** MMIO range carried to a socket. `tag` tells the device which of its regions was hit. */
-export interface MmioRegion { kind: "mmio"; gpa: Gpa; size: number; socket: number; tag?: number; posted?: boolean }
-/** Port range carried to a socket. */
-export interface PioRegion { kind: "pio"; port: Port; size: number; socket: number; tag?: number; posted?: boolean }
+/**
+ * MMIO range carried to a socket. `tag` tells the device which of its regions was hit. `shadow`:
+ * the first of `size` register-file slots of the socket (one per offset) from which the vCPU
+ * serves the byte reads the device marks readable (workers/register-file.ts).
+ */
+export interface MmioRegion { kind: "mmio"; gpa: Gpa; size: number; socket: number; tag?: number; posted?: boolean; shadow?: number }
+/** Port range carried to a socket (fields as for MmioRegion). */
+export interface PioRegion { kind: "pio"; port: Port; size: number; socket: number; tag?: number; posted?: boolean; shadow?: number }
 /** One region of a guest physical memory map. */
 export type Region = RamRegion | RomRegion | MmioRegion | PioRegion;
 
@@ -34,7 +39,7 @@ export class MemoryMapError extends Error {
 export const PHYS_LIMIT = 2 ** 32;
 export const PORT_LIMIT = 0x10000;
 
-interface Entry { start: number; end: number; target: number; tag: number; kind: number; flags: number; index: number }
+interface Entry { start: number; end: number; target: number; tag: number; kind: number; flags: number; rings: number; shadow: number; index: number }
 
 const describe = (r: Region): string => (r.kind === "pio" ? `port ${r.port}` : `gpa 0x${r.gpa.toString(16)}`);
 
@@ -55,16 +60,25 @@ function toEntry(r: Region, index: number, layout: VmLayout, sockets: ReadonlySe
         fail(`ramOffset ${r.ramOffset} + size ${r.size} lies outside the VM's ${layout.ramBytes} bytes of RAM`);
       }
       const kind = r.kind === "ram" ? REGION_RAM : REGION_ROM;
-      return { start: r.gpa, end: r.gpa + r.size, target: layout.ramBase + r.ramOffset, tag: 0, kind, flags: 0, index };
+      return { start: r.gpa, end: r.gpa + r.size, target: layout.ramBase + r.ramOffset, tag: 0, kind, flags: 0, rings: 0, shadow: 0, index };
     }
     case "mmio":
     case "pio": {
       if (!sockets.has(r.socket)) fail(`socket ${r.socket} does not exist`);
       const tag = r.tag ?? 0;
       if (!Number.isInteger(tag) || tag < 0 || tag > 0xffffffff) fail(`tag must be a 32-bit unsigned integer, got ${tag}`);
+      const socketBase = socketBlockBase(layout, r.socket);
+      let shadow = 0;
+      if (r.shadow !== undefined) {
+        if (!Number.isInteger(r.shadow) || r.shadow < 0 || r.shadow + r.size > SOCKET_SHADOW_SLOTS) {
+          fail(`a register file of ${r.size} slots from slot ${r.shadow} does not fit the socket's ${SOCKET_SHADOW_SLOTS}`);
+        }
+        shadow = socketBase + SOCKET_SHADOW_BASE + r.shadow * SHADOW_SLOT_SIZE;
+      }
       const start = r.kind === "pio" ? r.port : r.gpa;
       const kind = r.kind === "pio" ? REGION_PIO : REGION_MMIO;
-      return { start, end: start + r.size, target: r.socket, tag, kind, flags: r.posted ? REGION_FLAG_POSTED : 0, index };
+      const flags = r.posted ? REGION_FLAG_POSTED : 0;
+      return { start, end: start + r.size, target: r.socket, tag, kind, flags, rings: socketBase + SOCKET_HEADER_SIZE, shadow, index };
     }
     default:
       return fail(`unknown region kind ${(r as { kind: unknown }).kind}`);
@@ -101,5 +115,7 @@ export function encodeMemoryMap(buffer: ArrayBufferLike, table: number, entries:
     view.setUint32(at + MAP_ENTRY_TAG_U32, e.tag, true);
     view.setUint32(at + MAP_ENTRY_KIND_U32, e.kind, true);
     view.setUint32(at + MAP_ENTRY_FLAGS_U32, e.flags, true);
+    view.setUint32(at + MAP_ENTRY_RINGS_U32, e.rings, true);
+    view.setUint32(at + MAP_ENTRY_SHADOW_U32, e.shadow, true);
   });
 }

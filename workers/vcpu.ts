@@ -12,7 +12,7 @@ import {
   VCPU_STATE_DESTROYED, VCPU_STATE_EXITED, VCPU_STATE_FAILED, VCPU_STATE_PAUSED, VCPU_STATE_READY,
   VCPU_STATE_RUNNING, VCPU_STATE_STARTING, VCPU_STATE_U32,
   RUN_INSN_COUNT_U64, STAT_HALTS_F64, STAT_MMIO_POSTED_F64, STAT_MMIO_SYNC_F64, STAT_OWNER_EXITS_F64,
-  STAT_PIO_POSTED_F64, STAT_PIO_SYNC_F64,
+  STAT_PIO_POSTED_F64, STAT_PIO_SYNC_F64, STAT_PIO_SHADOW_F64, STAT_MMIO_SHADOW_F64,
 } from "../assembly/abi/layout";
 import { decodeExit, type VcpuExit } from "./exits";
 import { readRegisters, writeRegisters, type RegisterEntry } from "./registers";
@@ -24,8 +24,8 @@ import type { VcpuInit, VcpuWorkerMessage } from "./vcpu-worker";
 /** A vCPU's lifecycle state as its owner sees it. */
 /**
  * What a vCPU did so far: guest instructions retired; device accesses answered by device workers
- * (sync: the vCPU waited for the reply) or posted, by address space; exits handed to the owner;
- * sleeps in HLT.
+ * (sync: the vCPU waited for the reply), posted, or read from a register file (shadow), by address
+ * space; exits handed to the owner; sleeps in HLT.
  */
 export interface VcpuStats {
   instructions: number;
@@ -33,6 +33,8 @@ export interface VcpuStats {
   pioPosted: number;
   mmioSync: number;
   mmioPosted: number;
+  pioShadow: number;
+  mmioShadow: number;
   ownerExits: number;
   halts: number;
 }
@@ -194,6 +196,8 @@ export class Vcpu {
       pioPosted: f64(STAT_PIO_POSTED_F64),
       mmioSync: f64(STAT_MMIO_SYNC_F64),
       mmioPosted: f64(STAT_MMIO_POSTED_F64),
+      pioShadow: f64(STAT_PIO_SHADOW_F64),
+      mmioShadow: f64(STAT_MMIO_SHADOW_F64),
       ownerExits: f64(STAT_OWNER_EXITS_F64),
       halts: f64(STAT_HALTS_F64),
     };

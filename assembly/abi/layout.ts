@@ -165,8 +165,9 @@ export const FPU_FDS_U16 = FPU_FCS_U16 + 2; // last data selector
 export const FPU_FDP_U32 = FPU_FDS_U16 + 2; // last data offset
 export const FPU_END = FPU_FDP_U32 + 4;
 
-// Access counters kept by the vCPU worker, for figures (exits per second by kind): f64 counts
-// (exact to 2^53), written only by the worker, read by anyone at any time.
+// Access counters kept by the vCPU worker (and by the core, on its thread, for reads served from a
+// register file), for figures (exits per second by kind): f64 counts (exact to 2^53), read by
+// anyone at any time.
 export const STATS_BASE = 6144;
 export const STAT_PIO_SYNC_F64 = STATS_BASE; // port reads and non-posted writes answered by a device worker
 export const STAT_PIO_POSTED_F64 = STAT_PIO_SYNC_F64 + 8; // posted port writes
@@ -174,7 +175,9 @@ export const STAT_MMIO_SYNC_F64 = STAT_PIO_POSTED_F64 + 8; // MMIO reads and non
 export const STAT_MMIO_POSTED_F64 = STAT_MMIO_SYNC_F64 + 8; // posted MMIO writes
 export const STAT_OWNER_EXITS_F64 = STAT_MMIO_POSTED_F64 + 8; // exits handed to the owner
 export const STAT_HALTS_F64 = STAT_OWNER_EXITS_F64 + 8; // sleeps in HLT
-export const STATS_END = STAT_HALTS_F64 + 8;
+export const STAT_PIO_SHADOW_F64 = STAT_HALTS_F64 + 8; // port reads served from a register file
+export const STAT_MMIO_SHADOW_F64 = STAT_PIO_SHADOW_F64 + 8; // MMIO reads served from a register file
+export const STATS_END = STAT_MMIO_SHADOW_F64 + 8;
 
 // Software TLB (the core's private cache of linear -> shared-memory translations), direct-mapped
 // by linear page number, with separate read and write halves so a load from one page and a store
@@ -336,7 +339,12 @@ export const MAP_ENTRY_TARGET_U32 = MAP_ENTRY_END_U64 + 8; // RAM/ROM: byte addr
 export const MAP_ENTRY_TAG_U32 = MAP_ENTRY_TARGET_U32 + 4; // device-chosen region tag
 export const MAP_ENTRY_KIND_U32 = MAP_ENTRY_TAG_U32 + 4; // REGION_*
 export const MAP_ENTRY_FLAGS_U32 = MAP_ENTRY_KIND_U32 + 4; // REGION_FLAG_*
-export const MAP_ENTRY_SIZE = 32;
+// Socket regions: byte address of the socket's first ring pair (this vCPU's is PAIR_SIZE * index
+// further), for the ordering check of register-file reads and the fence of posted writes.
+export const MAP_ENTRY_RINGS_U32 = MAP_ENTRY_FLAGS_U32 + 4;
+// Byte address of the register-file slot of the region's offset 0 (one slot per offset), or 0.
+export const MAP_ENTRY_SHADOW_U32 = MAP_ENTRY_RINGS_U32 + 4;
+export const MAP_ENTRY_SIZE = 40;
 export const MAP_TABLE_SIZE = MAP_ENTRY_BASE + MAP_MAX_ENTRIES * MAP_ENTRY_SIZE;
 export const MAP_SLOTS = 2;
 export const MAP_END = MAP_BASE + MAP_SLOTS * MAP_TABLE_SIZE;
@@ -357,8 +365,22 @@ export const SOCKET_MAGIC_U32 = 0;
 export const SOCKET_DOORBELL_U32 = CACHE_LINE;
 // Non-zero while the device side sleeps on SOCKET_DOORBELL_U32 (set by the device only).
 export const SOCKET_SLEEPING_U32 = 2 * CACHE_LINE;
-export const SOCKET_HEADER_SIZE = 4 * CACHE_LINE;
+// The register file: slots (SHADOW_*) the device keeps current for registers the guest polls, so
+// the vCPU reads them without a message (workers/register-file.ts, assembly/register-file.ts).
+// Regions name their first slot; written by the device only.
+export const SOCKET_SHADOW_BASE = 4 * CACHE_LINE;
+export const SOCKET_SHADOW_SLOTS = 32;
+export const SHADOW_SLOT_SIZE = 4;
+export const SOCKET_HEADER_SIZE = SOCKET_SHADOW_BASE + SOCKET_SHADOW_SLOTS * SHADOW_SLOT_SIZE;
+// A slot: the byte a read returns (bits 0-7) when SHADOW_READABLE says reading it changes nothing;
+// SHADOW_QUIET_WRITE when a write to that offset, in the device's state now, changes no slot.
+export const SHADOW_VALUE_MASK = 0xff;
+export const SHADOW_READABLE = 0x100;
+export const SHADOW_QUIET_WRITE = 0x200;
 export const RING_HEAD_U32 = 0; // producer's free-running index
+// Request rings: the head a posted write that may change a register-file slot left behind (the
+// write is handled once the tail reaches it). Written by the producing vCPU's core only.
+export const RING_FENCE_U32 = RING_HEAD_U32 + 4;
 export const RING_TAIL_U32 = CACHE_LINE; // consumer's free-running index
 export const RING_CONSUMER_SLEEPING_U32 = 2 * CACHE_LINE; // consumer asleep on its wake word
 export const RING_PRODUCER_SLEEPING_U32 = 3 * CACHE_LINE; // producer asleep on a full ring
