@@ -276,3 +276,45 @@ describe("16550 save/restore", () => {
     assert.throws(() => uart.restore({ ...saved, fcr: UART_FCR_ENABLE, rxFifo: new Array(17).fill(0) }), RangeError);
   });
 });
+
+describe("16550 status a register file may publish", () => {
+  /** A UART in the saved state, wired to nothing. */
+  const clone = (state: ReturnType<Uart16550["save"]>): Uart16550 => {
+    const copy = new Uart16550({ transmit: () => undefined, setInterrupt: () => undefined });
+    copy.restore(state);
+    return copy;
+  };
+  const published = (uart: Uart16550): (number | boolean | undefined)[] =>
+    [...[UART_LSR, UART_MSR].map((o) => uart.peekStatus(o)), ...Array.from({ length: 8 }, (_, o) => uart.writeChangesStatus(o))];
+
+  it("offers LSR and MSR only when reading them changes nothing, and writes it calls quiet change nothing it offers", () => {
+    // A seeded walk over random accesses and input: every offered value is what a read returns
+    // with the state unchanged, and every quiet write leaves the offers as they were.
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const { uart } = wiredUart();
+    for (let step = 0; step < 5000; step++) {
+      for (const offset of [UART_LSR, UART_MSR]) {
+        const offered = uart.peekStatus(offset);
+        if (offered === undefined) continue;
+        const copy = clone(uart.save());
+        assert.equal(copy.read(offset), offered);
+        assert.deepEqual(copy.save(), uart.save(), `reading offset ${offset} changed the state`);
+      }
+      const offset = random(8);
+      const action = random(4);
+      if (action === 0) uart.receive([random(256)]);
+      else if (action === 1) uart.read(offset);
+      else {
+        const quiet = !uart.writeChangesStatus(offset);
+        const before = published(uart);
+        // MCR and FCR values that reach loopback and the FIFO modes often.
+        uart.write(offset, offset === UART_MCR ? random(2) * UART_MCR_LOOP | random(16) : random(256));
+        if (quiet) assert.deepEqual(published(uart), before, `a quiet write to offset ${offset} changed what is offered`);
+      }
+    }
+  });
+});

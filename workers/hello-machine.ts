@@ -41,7 +41,7 @@ export class HelloMachine {
   static async create(options: HelloMachineOptions): Promise<HelloMachine> {
     const vm = new Vm({ ramBytes: HELLO_RAM_BYTES, maxVcpus: 1, maxSockets: 1, core: options.core, spawnVcpu: options.spawnVcpu });
     const socket = vm.createSocket();
-    const uart = new UartLink(options.spawnUart(), socket, options.onOutput);
+    const uart = new UartLink(options.spawnUart(), { socket }, options.onOutput);
     try {
       await vm.setMemoryMap([
         { kind: "ram", gpa: gpa(0), size: HELLO_RAM_BYTES, ramOffset: ramOffset(0) },

@@ -127,11 +127,13 @@ export class PcMachine {
       { onReset: () => void machine?.end({ reason: "reset" }), onPowerOff: () => void machine?.end({ reason: "power-off" }), onPanic: () => void machine?.end({ reason: "panic" }) },
     );
     const uartSocket = vm.createSocket();
-    const uart = new UartLink(options.spawnUart(), uartSocket, options.onConsoleOutput, (level) => chipset.setIrq(COM1_IRQ, level));
+    // COM1's socket is its own: its registers take the register file's first slots.
+    const uartInit = { socket: uartSocket, shadow: 0 };
+    const uart = new UartLink(options.spawnUart(), uartInit, options.onConsoleOutput, (level) => chipset.setIrq(COM1_IRQ, level));
     try {
       await vm.setMemoryMap([
         { kind: "ram", gpa: gpa(0), size: memoryBytes, ramOffset: ramOffset(0) },
-        { kind: "pio", port: COM1_PORT, size: COM1_PORT_COUNT, socket: uartSocket.id, posted: true },
+        { kind: "pio", port: COM1_PORT, size: COM1_PORT_COUNT, socket: uartSocket.id, posted: true, shadow: uartInit.shadow },
         ...chipsetRegions(chipsetSocket.id),
       ]);
       const tables = writeFirmwareTables(vm.ram, {

@@ -1,10 +1,9 @@
 /** The owner's side of a UART worker (workers/devices/uart-worker.ts). */
 import type { UartCommand, UartEvent, UartInit } from "./devices/uart-worker";
-import type { SocketEndpoint } from "./socket";
 import type { WorkerHandle } from "./worker-handle";
 
 /**
- * The owner's end of a UART worker: starts it on a socket, hands its output to a callback, and
+ * The owner's end of a UART worker: starts it on a socket (and register file), hands its output to a callback, and
  * drains it on request. A worker failure rejects every drain, pending or later.
  */
 export class UartLink {
@@ -13,7 +12,7 @@ export class UartLink {
 
   constructor(
     private readonly worker: WorkerHandle,
-    socket: SocketEndpoint,
+    init: UartInit,
     onOutput: (bytes: Uint8Array) => void,
     onInterrupt?: (level: boolean) => void,
   ) {
@@ -24,7 +23,7 @@ export class UartLink {
       else if (event.type === "drained") this.drainWaiters.shift()?.resolve();
       else onInterrupt?.(event.level);
     });
-    worker.postMessage({ socket } satisfies UartInit);
+    worker.postMessage(init);
   }
 
   /** Resolves once every access already in the socket is handled and its output delivered. */

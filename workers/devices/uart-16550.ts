@@ -193,6 +193,26 @@ export class Uart16550 {
     }
   }
 
+  /**
+   * What reading LSR or MSR returns while that read changes nothing (no overrun to clear, no
+   * modem-status delta to clear); undefined otherwise, and for the other registers.
+   */
+  peekStatus(offset: number): number | undefined {
+    const s = this.s;
+    if (offset === UART_LSR) return s.overrun ? undefined : this.lsr();
+    if (offset === UART_MSR) return s.msr & MSR_DELTAS ? undefined : s.msr;
+    return undefined;
+  }
+
+  /**
+   * Whether a write to `offset` can change LSR, MSR or what this answers for any offset: FCR (it
+   * may empty the receive FIFO), MCR (loopback, the modem inputs), and THR in loopback (the byte
+   * is received). A write that only transmits or sets IER, LCR or SCR changes none of them.
+   */
+  writeChangesStatus(offset: number): boolean {
+    return offset === UART_FCR || offset === UART_MCR || (offset === UART_THR && this.loopback);
+  }
+
   /** Writes the low byte of `value` to the register at `offset` (0-7). LSR and MSR ignore writes. */
   write(offset: number, value: number): void {
     const s = this.s;

@@ -9,14 +9,22 @@
  * from the owner waits in a bounded backlog and enters the receive FIFO as the guest makes room,
  * like a flow-controlled line; input beyond the backlog goes to the UART at once and overruns it,
  * so the worker's memory stays bounded whatever the owner sends.
+ *
+ * With a register file (UartInit.shadow), LSR and MSR are published there after every change, so
+ * the guest's polls of them (Linux's console waits on LSR before each byte) need no message; a
+ * read that would clear something (LSR with OE, MSR with deltas) is left to the socket.
  */
 import { OP_READ } from "../../assembly/abi/layout";
+import { RegisterFile } from "../register-file";
 import { SocketServer, type IoMessage, type SocketEndpoint } from "../socket";
 import { firstMessage, workerScope } from "../worker-handle";
-import { Uart16550 } from "./uart-16550";
+import { Uart16550, UART_REGISTER_COUNT } from "./uart-16550";
 
-/** The first message the owner posts: the socket whose port range is the UART's registers. */
-export interface UartInit { socket: SocketEndpoint }
+/**
+ * The first message the owner posts: the socket whose port range is the UART's registers, and
+ * the first of the socket's register-file slots that range names (its `shadow`), if it names any.
+ */
+export interface UartInit { socket: SocketEndpoint; shadow?: number }
 
 /**
  * What the owner posts after UartInit. `rx`: bytes arriving on the serial line. `drain`: handle
@@ -96,6 +104,14 @@ function feed(): void {
   if (room > 0 && backlog.length > 0) uart.receive(backlog.splice(0, room));
 }
 
+/** Shows the vCPUs the UART's state now: inside each access, before the socket frees it. */
+function publish(): void {
+  if (!registers) return;
+  for (let offset = 0; offset < UART_REGISTER_COUNT; offset++) {
+    registers.publish(offset, uart.peekStatus(offset), !uart.writeChangesStatus(offset));
+  }
+}
+
 function handle(msg: IoMessage): void {
   if (msg.size !== 1) throw new RangeError(`16550 registers are bytes, not ${msg.size}-byte accesses (offset ${msg.offset})`);
   if (msg.op === OP_READ) msg.data = uart.read(msg.offset);
@@ -103,6 +119,7 @@ function handle(msg: IoMessage): void {
   sample();
   feed();
   sample();
+  publish();
 }
 
 function onCommand(command: UartCommand): void {
@@ -114,6 +131,7 @@ function onCommand(command: UartCommand): void {
       feed();
       if (kept < data.length) uart.receive(data.subarray(kept));
       sample();
+      publish();
       break;
     }
     case "drain":
@@ -124,7 +142,9 @@ function onCommand(command: UartCommand): void {
   }
 }
 
-const { socket } = await firstMessage<UartInit>();
+const { socket, shadow } = await firstMessage<UartInit>();
+const registers = shadow === undefined ? undefined : new RegisterFile(socket, shadow, UART_REGISTER_COUNT);
+publish();
 const server = new SocketServer(socket, handle);
 workerScope.addEventListener("message", (event) => onCommand(event.data as UartCommand));
 await server.serveAsync();
