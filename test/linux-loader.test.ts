@@ -1,13 +1,14 @@
 // The bzImage parser and the direct-boot loader, against the boot protocol's header layout
 // (Documentation/arch/x86/boot.rst) and, when guest:fetch has cached it, Debian's real kernel.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { KernelImageError, parseBzImage } from "../workers/boot/bzimage";
-import { E820, loadLinux, type E820Entry } from "../workers/boot/linux-loader";
+import { loadLinux } from "../workers/boot/linux-loader";
 import { parseKernelElf, PayloadError, unpackVmlinux } from "../workers/boot/vmlinux";
+import { pcE820 } from "../workers/pc-board";
 import { REG } from "../workers/registers";
+import { hasXz, xz } from "./fixtures/host-xz";
 
 const MIB = 1 << 20;
 
@@ -72,18 +73,10 @@ function elf32(entry: number, segments: ElfSegment[], fields: { machine?: number
   return elf;
 }
 
-const hasXz = (() => {
-  try {
-    execFileSync("xz", ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** A payload as the kernel's build makes one: xz_wrap.sh's options, then the unpacked size (size_append). */
 function xzPayload(data: Uint8Array): Uint8Array {
-  const packed = execFileSync("xz", ["--stdout", "--check=crc32", "--x86", "--lzma2=dict=1MiB"], { input: data });
+  const packed = xz(data, "--check=crc32", "--x86", "--lzma2=dict=1MiB");
   const size = new Uint8Array(4);
   new DataView(size.buffer).setUint32(0, data.length, true);
   return Buffer.concat([packed, size]);
@@ -97,12 +90,6 @@ const kernelElf = (fields: { dataAddress?: number; machine?: number } = {}): Uin
   { address: fields.dataAddress ?? 0x1800000, bytes: DATA, memSize: 0x10000 },
 ], { machine: fields.machine, trailer: 1000 });
 
-const pcE820 = (ramBytes: number): E820Entry[] => [
-  { address: 0, size: 0x9fc00, type: E820.ram },
-  { address: 0x9fc00, size: 0x400, type: E820.reserved },
-  { address: 0xf0000, size: 0x10000, type: E820.reserved },
-  { address: 0x100000, size: ramBytes - 0x100000, type: E820.ram },
-];
 
 test("a well-formed bzImage parses: protocol, setup and kernel split, load address, limits", () => {
   const image = parseBzImage(bzImage());

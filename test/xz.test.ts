@@ -2,24 +2,13 @@
 // uses (--check=crc32 --x86 --lzma2=dict=32MiB) and many others, must come back byte for byte;
 // corrupt or truncated input must give an XzError, never a wrong result or another exception.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { crc32, crc64 } from "../workers/boot/crc";
 import { decompressXz, matchesXz, XzError } from "../workers/boot/xz";
+import { hasXz, xz } from "./fixtures/host-xz";
 
-const hasXz = (() => {
-  try {
-    execFileSync("xz", ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 const skip = !hasXz && "the xz tool is not installed";
-
-const xz = (data: Uint8Array, ...args: string[]): Uint8Array =>
-  new Uint8Array(execFileSync("xz", ["--compress", "--stdout", ...args], { input: data, maxBuffer: 1 << 28 }));
 
 /** A deterministic generator (xorshift32), so a failure reproduces. */
 function random(seed: number): () => number {
