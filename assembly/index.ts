@@ -6,7 +6,8 @@ import {
   VCPU_REQUEST_U32, VCPU_MAP_GEN_U32, RUN_EXIT_REASON_U32, RUN_INSN_COUNT_U64, EXIT_NONE, EXIT_BUDGET,
   EXIT_REQUEST, EXIT_HLT,
 } from "./abi/layout";
-import { blockRetired, runBlock } from "./cpu/block-run";
+import { blockRetired } from "./cpu/block-run";
+import { runDecoded } from "./cpu/jit";
 import { enterBlocks, findBlock } from "./cpu/blocks";
 import { unfinished } from "./cpu/exit";
 import { loadFlags, storeFlags } from "./cpu/flags";
@@ -59,7 +60,7 @@ export function run(block: usize, budget: i32): i32 {
     // interrupt to take): there the interpreter keeps the one-instruction granularity.
     const decoded = exit == EXIT_NONE && !eventCheck ? findBlock(budget - retired) : 0;
     if (decoded != 0) {
-      exit = runBlock(decoded, csBig);
+      exit = runDecoded(decoded, csBig);
       retired += blockRetired;
       if (exit == EXIT_NONE) continue;
       reason = exit;
@@ -81,3 +82,12 @@ export function run(block: usize, budget: i32): i32 {
   store<u32>(block + RUN_EXIT_REASON_U32, reason);
   return reason;
 }
+
+// What compiled blocks (workers/jit/) call and touch in this module.
+export { faultAt, leave, runMiddleRecord, runRecords } from "./cpu/block-run";
+export { codeChanged } from "./cpu/blocks";
+export { faultVector } from "./cpu/fault";
+export { lazyDst, lazyOp, lazyRes, lazySrc, lazyTop } from "./cpu/flags";
+export { eventCheck } from "./cpu/interp";
+export { jitAlu, jitCondition, jitDec, jitImul, jitInc, jitRead, jitShift, jitWrite } from "./cpu/jit";
+export { userOffset } from "./cpu/memory";

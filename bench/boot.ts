@@ -26,6 +26,9 @@ export interface BootFigures {
    * owner, HLT sleeps; and reads served from register files (shadow), which leave nothing.
    */
   exits_per_s: { pio_sync: number; pio_posted: number; mmio_sync: number; mmio_posted: number; owner: number; halts: number; pio_shadow: number; mmio_shadow: number };
+  /** Hot blocks compiled to WASM during the boot, and the vCPU thread's milliseconds spent compiling them. */
+  compiled_blocks: number;
+  compile_ms: number;
 }
 
 const MANIFEST = new URL("../guest/default.json", import.meta.url);
@@ -52,6 +55,8 @@ function figures(seconds: number, stats: VcpuStats): BootFigures {
       pio_shadow: rate(stats.pioShadow),
       mmio_shadow: rate(stats.mmioShadow),
     },
+    compiled_blocks: stats.compiledBlocks,
+    compile_ms: round(stats.compileMs),
   };
 }
 

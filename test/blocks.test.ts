@@ -164,19 +164,33 @@ interface Outcome { exit: VcpuExit | undefined; state: bigint[]; ram: number[]; 
 
 const host = new CoreHost(1 << 20);
 host.setMemoryMap([{ kind: "ram", gpa: gpa(0), size: RAM, ramOffset: ramOffset(0) }]);
+/** Compiles every block after its first run (between run() calls): a case run twice runs compiled the second time. */
+const jitHost = new CoreHost(1 << 20, { jitThreshold: 1 });
+jitHost.setMemoryMap([{ kind: "ram", gpa: gpa(0), size: RAM, ramOffset: ramOffset(0) }]);
 const TAGS = [REG.rax, REG.rcx, REG.rdx, REG.rbx, REG.rsp, REG.rbp, REG.rsi, REG.rdi, REG.rip, REG.rflags, REG.instructions];
 
-/** Runs `p` from a state derived from `index`; with `budget`, in slices of that many instructions. */
-function runCase(p: Program, index: number, interpretOnly: boolean, budget?: number): Outcome {
+/**
+ * Runs `p` from a state derived from `index`; with `budget`, in slices of that many instructions;
+ * `compiled`: on the JIT's host, twice to compile its blocks (the first run interprets the
+ * instruction that brings the code page into the TLB, so its blocks start one instruction late),
+ * then again for the outcome.
+ */
+function runCase(p: Program, index: number, interpretOnly: boolean, budget?: number, compiled = false): Outcome {
+  if (compiled) for (let warm = 0; warm < 2; warm++) runOn(jitHost, p, index, false, budget);
+  return runOn(compiled ? jitHost : host, p, index, interpretOnly, budget);
+}
+
+function runOn(machine: CoreHost, p: Program, index: number, interpretOnly: boolean, budget?: number): Outcome {
   const rng = new Rng(index);
-  host.ram.fill(0, 0, RAM);
-  host.ram.fill(HLT, CODE, CODE + 0x1000);
-  host.ram.set(p.code, CODE);
-  for (let i = DATA; i < RAM; i++) host.ram[i] = (i * 131 + index) & 0xff;
+  machine.ram.fill(0, 0, RAM);
+  machine.ram.fill(HLT, CODE, CODE + 0x1000);
+  machine.forgetCodeDrops();
+  machine.ram.set(p.code, CODE);
+  for (let i = DATA; i < RAM; i++) machine.ram[i] = (i * 131 + index) & 0xff;
   const regs = Array.from({ length: 8 }, () => rng.u32());
   regs[ESI] = DATA;
   regs[ESP] = STACK;
-  host.setState([
+  machine.setState([
     ...flatProtectedMode(CODE),
     ...(p.code16 ? [{ tag: REG["cs.attrs"], value: 0x9b }, { tag: REG["cs.limit"], value: 0xffff }] : []),
     { tag: REG["ds.limit"], value: DS_LIMIT },
@@ -185,17 +199,17 @@ function runCase(p: Program, index: number, interpretOnly: boolean, budget?: num
     ...regs.map((value, r) => ({ tag: TAGS[r], value })),
     { tag: REG.rflags, value: 2 | (rng.u32() & 0x8d5) },
   ]);
-  const before = host.getState([REG.instructions])[0].value;
+  const before = machine.getState([REG.instructions])[0].value;
   const io: string[] = [];
   let exit: VcpuExit | undefined;
   for (let ran = 0; ran < LIMIT; ran += budget ?? LIMIT) {
-    exit = host.run(budget ?? LIMIT);
-    io.push(...host.io.map((a) => JSON.stringify(a, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))));
+    exit = machine.run(budget ?? LIMIT);
+    io.push(...machine.io.map((a) => JSON.stringify(a, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))));
     if (exit !== undefined) break;
   }
-  const state = host.getState(TAGS).map((e) => e.value);
+  const state = machine.getState(TAGS).map((e) => e.value);
   state[TAGS.length - 1] -= before;
-  return { exit, state, ram: [...host.ram.subarray(0, RAM)], io };
+  return { exit, state, ram: [...machine.ram.subarray(0, RAM)], io };
 }
 
 test(`decoded blocks match the interpreter (${CASES} programs, BLOCKS_SEED=${SEED})`, (t) => {
@@ -206,13 +220,15 @@ test(`decoded blocks match the interpreter (${CASES} programs, BLOCKS_SEED=${SEE
     const reference = runCase(p, index, true);
     if (reference.exit?.reason === "exception") faults++;
     const budget = index % 3 === 0 ? 1 + (index % 17) : undefined;
-    const mine = runCase(p, index, false, budget);
-    const where = `program ${index}${p.code16 ? " (16-bit code)" : ""}${budget ? `, budget ${budget}` : ""}:\n  ${p.listing.join("\n  ")}`;
-    assert.deepEqual(mine.exit, reference.exit, `exit, ${where}`);
-    assert.deepEqual(mine.state, reference.state, `registers (GPRs, EIP, EFLAGS, instructions), ${where}`);
-    assert.deepEqual(mine.io, reference.io, `device accesses, ${where}`);
-    const differs = mine.ram.findIndex((b, i) => b !== reference.ram[i]);
-    assert.equal(differs, -1, `RAM at ${differs.toString(16)}, ${where}`);
+    for (const compiled of [false, true]) {
+      const mine = runCase(p, index, false, budget, compiled);
+      const where = `program ${index}${p.code16 ? " (16-bit code)" : ""}${budget ? `, budget ${budget}` : ""}${compiled ? ", compiled" : ""}:\n  ${p.listing.join("\n  ")}`;
+      assert.deepEqual(mine.exit, reference.exit, `exit, ${where}`);
+      assert.deepEqual(mine.state, reference.state, `registers (GPRs, EIP, EFLAGS, instructions), ${where}`);
+      assert.deepEqual(mine.io, reference.io, `device accesses, ${where}`);
+      const differs = mine.ram.findIndex((b, i) => b !== reference.ram[i]);
+      assert.equal(differs, -1, `RAM at ${differs.toString(16)}, ${where}`);
+    }
   }
   t.diagnostic(`${faults} of ${CASES} programs ended in an exception`);
   assert.ok(faults > CASES / 20, "too few programs fault: the memory operands no longer reach past DS's limit");
@@ -233,10 +249,10 @@ test("a loop that writes its own code page, data and instructions, ends as inter
   const program: Program = { code, listing: [], code16: false };
   const reference = runCase(program, 1, true);
   assert.deepEqual(reference.exit, { reason: "hlt" });
-  for (const budget of [undefined, 7]) {
-    const mine = runCase(program, 1, false, budget);
-    assert.deepEqual([mine.exit, mine.state, mine.io], [reference.exit, reference.state, reference.io], `budget ${budget}`);
-    assert.deepEqual(mine.ram, reference.ram, `RAM, budget ${budget}`);
+  for (const [budget, compiled] of [[undefined, false], [7, false], [undefined, true], [7, true]] as const) {
+    const mine = runCase(program, 1, false, budget, compiled);
+    assert.deepEqual([mine.exit, mine.state, mine.io], [reference.exit, reference.state, reference.io], `budget ${budget}, compiled ${compiled}`);
+    assert.deepEqual(mine.ram, reference.ram, `RAM, budget ${budget}, compiled ${compiled}`);
   }
 });
 

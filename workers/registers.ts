@@ -12,7 +12,7 @@ import {
   APIC_TSC_DEADLINE_U64,
   REG_EFER_U32, REG_KVM_SYSTEM_TIME_U64, REG_KVM_WALL_CLOCK_U64, REG_PENDING_ERROR_CODE_U32, REG_PENDING_EXCEPTION_U32, FPU_CW_U16, FPU_FCS_U16, FPU_FDP_U32, FPU_FDS_U16, FPU_FIP_U32, FPU_FOP_U16, FPU_REG_BASE, FPU_REG_SIGN_EXP_U16,
   FPU_REG_SIGNIFICAND_U64, FPU_REG_SIZE, FPU_SW_U16, FPU_TW_U16, REG_INJECT_U32, REG_INTERRUPT_SHADOW_U32, REG_SYSENTER_CS_U32, REG_SYSENTER_EIP_U32, REG_SYSENTER_ESP_U32,
-  VCPU_EXCEPTION_EXITS_U32, VCPU_INTERPRET_ONLY_U32, REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
+  VCPU_EXCEPTION_EXITS_U32, VCPU_INTERPRET_ONLY_U32, VCPU_JIT_THRESHOLD_U32, REG_CR_U64, REG_DR_U64, REG_GDTR_BASE_U64, REG_GDTR_LIMIT_U32, REG_GPR_U64, REG_IDTR_BASE_U64,
   REG_IDTR_LIMIT_U32, REG_RFLAGS_U64, REG_RIP_U64, REG_SEG_BASE, RUN_INSN_COUNT_U64, SEG_ATTRS_U16,
   SEG_BASE_U64, SEG_LIMIT_U32, SEG_SELECTOR_U16, SEG_SIZE,
 } from "../assembly/abi/layout";
@@ -89,6 +89,8 @@ export const REGISTERS: readonly RegisterInfo[] = [
   row("exception_exits", RegisterSet.counter, 1, 4, VCPU_EXCEPTION_EXITS_U32, "guest-ro"),
   // Non-zero: every instruction goes through the interpreter, none through decoded blocks (for tests).
   row("interpret_only", RegisterSet.counter, 2, 4, VCPU_INTERPRET_ONLY_U32, "guest-ro"),
+  // Runs of a decoded block before it is compiled to WASM; 0: never (the vCPU worker sets it when it can compile).
+  row("jit_threshold", RegisterSet.counter, 3, 4, VCPU_JIT_THRESHOLD_U32, "guest-ro"),
   // MSRs, numbered by their MSR index (C000_xxxxh ones as 8000h | xxxx).
   row("sysenter_cs", RegisterSet.msr, 0x174, 4, REG_SYSENTER_CS_U32),
   row("sysenter_esp", RegisterSet.msr, 0x175, 4, REG_SYSENTER_ESP_U32),

@@ -18,6 +18,7 @@ import {
   VCPU_STATE_RUNNING, VCPU_STATE_U32, VMH_BASE, VMH_GP_WAITERS_U32, VMH_MAP_GEN_U32,
 } from "../assembly/abi/layout";
 import { hostNanoseconds } from "./host-clock";
+import { BlockJit } from "./jit/block-jit";
 import { SliceBudget } from "./slice-budget";
 import { newMessage, SocketRequester, type SocketEndpoint } from "./socket";
 import { readHeader, socketBlockBase, vcpuBlockBase, type VmLayout } from "./vm-layout";
@@ -57,12 +58,14 @@ class VcpuThread {
   /** The VM's memory as f64s, for the access counters (STAT_*) in the vCPU block. */
   private readonly stats: Float64Array;
   private core!: CoreExports;
+  private readonly jit: BlockJit;
 
   constructor(private readonly init: VcpuInit) {
     this.words = new Int32Array(init.memory.buffer);
     this.stats = new Float64Array(init.memory.buffer);
     this.block = vcpuBlockBase(init.index);
     this.layout = readHeader(init.memory);
+    this.jit = new BlockJit(init.memory, this.block, this.layout.codeBase + init.index * this.layout.codeStride);
   }
 
   private at(offset: number): number {
@@ -75,9 +78,13 @@ class VcpuThread {
 
   async start(): Promise<void> {
     const instance = await WebAssembly.instantiate(this.init.core, {
-      env: { memory: this.init.memory, io: () => this.io(), hostNanoseconds, acknowledgeExtInt: () => this.acknowledgeExtInt() },
+      env: {
+        memory: this.init.memory, table: this.jit.table, io: () => this.io(), hostNanoseconds,
+        acknowledgeExtInt: () => this.acknowledgeExtInt(),
+      },
     });
     this.core = instance.exports as unknown as CoreExports;
+    this.jit.attach(instance.exports);
     if (this.core.heapBase() > CORE_STATIC_END) {
       throw new Error(`core static data ends at ${this.core.heapBase()}, past CORE_STATIC_END ${CORE_STATIC_END}`);
     }
@@ -203,6 +210,7 @@ class VcpuThread {
         this.quiescentPoint();
         const reason = this.core.run(this.block, slices.next(hostNanoseconds(), this.timerDeadline()));
         if (reason === EXIT_BUDGET) slices.usedUp(hostNanoseconds());
+        this.jit.compileQueued();
         if (reason === EXIT_BUDGET || reason === EXIT_REQUEST) continue;
         if (reason === EXIT_HALTED) {
           this.sleepWhileHalted();

@@ -12,7 +12,8 @@ import {
   VCPU_STATE_DESTROYED, VCPU_STATE_EXITED, VCPU_STATE_FAILED, VCPU_STATE_PAUSED, VCPU_STATE_READY,
   VCPU_STATE_RUNNING, VCPU_STATE_STARTING, VCPU_STATE_U32,
   RUN_INSN_COUNT_U64, STAT_HALTS_F64, STAT_MMIO_POSTED_F64, STAT_MMIO_SYNC_F64, STAT_OWNER_EXITS_F64,
-  STAT_PIO_POSTED_F64, STAT_PIO_SYNC_F64, STAT_PIO_SHADOW_F64, STAT_MMIO_SHADOW_F64,
+  STAT_PIO_POSTED_F64, STAT_PIO_SYNC_F64, STAT_PIO_SHADOW_F64, STAT_MMIO_SHADOW_F64, STAT_COMPILED_BLOCKS_F64,
+  STAT_COMPILE_MS_F64,
 } from "../assembly/abi/layout";
 import { decodeExit, type VcpuExit } from "./exits";
 import { readRegisters, writeRegisters, type RegisterEntry } from "./registers";
@@ -37,6 +38,9 @@ export interface VcpuStats {
   mmioShadow: number;
   ownerExits: number;
   halts: number;
+  /** Hot blocks compiled to WASM, and the milliseconds that took. */
+  compiledBlocks: number;
+  compileMs: number;
 }
 
 export type VcpuState = "starting" | "ready" | "running" | "paused" | "exited" | "destroyed" | "failed";
@@ -200,6 +204,8 @@ export class Vcpu {
       mmioShadow: f64(STAT_MMIO_SHADOW_F64),
       ownerExits: f64(STAT_OWNER_EXITS_F64),
       halts: f64(STAT_HALTS_F64),
+      compiledBlocks: f64(STAT_COMPILED_BLOCKS_F64),
+      compileMs: f64(STAT_COMPILE_MS_F64),
     };
   }
 

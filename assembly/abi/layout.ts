@@ -54,6 +54,9 @@ export const VCPU_EXCEPTION_EXITS_U32 = VCPU_INDEX_U32 + 4;
 // Non-zero: the core interprets every instruction, never running decoded blocks (tests compare
 // both paths). Host-written.
 export const VCPU_INTERPRET_ONLY_U32 = VCPU_EXCEPTION_EXITS_U32 + 4;
+// Runs of a decoded block after which the core asks for it to be compiled to a WASM function (its
+// address goes to the code cache's hot queue); 0: never. Host-written, by whoever compiles.
+export const VCPU_JIT_THRESHOLD_U32 = VCPU_INTERPRET_ONLY_U32 + 4;
 // Owner -> worker request bits (REQ_*), set with Atomics.or and notified; the guest loop leaves
 // at the next instruction boundary when any bit is set.
 export const VCPU_REQUEST_U32 = 64;
@@ -177,7 +180,9 @@ export const STAT_OWNER_EXITS_F64 = STAT_MMIO_POSTED_F64 + 8; // exits handed to
 export const STAT_HALTS_F64 = STAT_OWNER_EXITS_F64 + 8; // sleeps in HLT
 export const STAT_PIO_SHADOW_F64 = STAT_HALTS_F64 + 8; // port reads served from a register file
 export const STAT_MMIO_SHADOW_F64 = STAT_PIO_SHADOW_F64 + 8; // MMIO reads served from a register file
-export const STATS_END = STAT_MMIO_SHADOW_F64 + 8;
+export const STAT_COMPILED_BLOCKS_F64 = STAT_MMIO_SHADOW_F64 + 8; // blocks compiled to WASM (workers/jit/)
+export const STAT_COMPILE_MS_F64 = STAT_COMPILED_BLOCKS_F64 + 8; // host milliseconds spent compiling them
+export const STATS_END = STAT_COMPILE_MS_F64 + 8;
 
 // Software TLB (the core's private cache of linear -> shared-memory translations), direct-mapped
 // by linear page number, with separate read and write halves so a load from one page and a store
@@ -275,20 +280,27 @@ export const IOAPIC_EOI_GPA = 0xfec00040;
 // address of their first byte, a pool the blocks are carved from, a direct-mapped count of how
 // often writes dropped a page's blocks, and a bitmap of the guest RAM pages that hold cached code
 // (one bit per 4 KiB page, as many bytes as the dirty bitmap).
-export const CODE_TABLE_ENTRIES = 4096; // a power of two
+export const CODE_TABLE_ENTRIES = 1 << 14; // a power of two
 export const CODE_ENTRY_HOST_U32 = 0; // shared-memory address of the block's first byte; 0: empty
 export const CODE_ENTRY_MODE_U32 = 4; // what decoding depended on (CS.D)
 export const CODE_ENTRY_EPOCH_U32 = 8; // the run() call in which the block's bytes were last checked
 export const CODE_ENTRY_BLOCK_U32 = 12; // byte address of the block in the pool
 export const CODE_ENTRY_SIZE = 16;
 export const CODE_POOL_BASE = CODE_TABLE_ENTRIES * CODE_ENTRY_SIZE;
-export const CODE_POOL_SIZE = 1 << 20;
+export const CODE_POOL_SIZE = 4 << 20;
 export const CODE_DROPS_BASE = CODE_POOL_BASE + CODE_POOL_SIZE;
 export const CODE_DROPS_ENTRIES = 256; // a power of two
 export const CODE_DROPS_PAGE_U32 = 0; // RAM page number + 1; 0: empty
 export const CODE_DROPS_COUNT_U32 = 4;
 export const CODE_DROPS_SIZE = 8;
-export const CODE_PAGES_BASE = CODE_DROPS_BASE + CODE_DROPS_ENTRIES * CODE_DROPS_SIZE;
+// Blocks waiting to be compiled (host-read, core-written; see VCPU_JIT_THRESHOLD_U32).
+export const CODE_HOT_BASE = CODE_DROPS_BASE + CODE_DROPS_ENTRIES * CODE_DROPS_SIZE;
+export const CODE_HOT_FLUSHES_U32 = 0; // times the pool was flushed: compiled code for older blocks is garbage
+export const CODE_HOT_COUNT_U32 = 4; // queued blocks; the host empties the queue by zeroing it
+export const CODE_HOT_ENTRIES_BASE = 8; // u32 byte addresses of the queued blocks
+export const CODE_HOT_ENTRIES = 62;
+export const CODE_HOT_SIZE = 256;
+export const CODE_PAGES_BASE = CODE_HOT_BASE + CODE_HOT_SIZE;
 
 // Request bits (VCPU_REQUEST_U32)
 export const REQ_RUN = 1;

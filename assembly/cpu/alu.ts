@@ -24,14 +24,8 @@ function zsp(res: u32, size: i32): u32 {
   return ((res & m) == 0 ? ZF : 0) | (((res >> topBit(size)) & 1) != 0 ? SF : 0) | parity(res);
 }
 
-export const ALU_ADD = 0;
-export const ALU_OR = 1;
-export const ALU_ADC = 2;
-export const ALU_SBB = 3;
-export const ALU_AND = 4;
-export const ALU_SUB = 5;
-export const ALU_XOR = 6;
-export const ALU_CMP = 7;
+export { ALU_ADC, ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SBB, ALU_SUB, ALU_XOR } from "../abi/block-records";
+import { ALU_ADC, ALU_ADD, ALU_AND, ALU_OR, ALU_SBB, ALU_XOR } from "../abi/block-records";
 
 /** One of the eight ALU operations (ModRM reg or opcode bits 3-5); returns the masked result. */
 // @ts-ignore: decorator

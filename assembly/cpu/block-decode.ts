@@ -5,77 +5,15 @@
 // numbers, the effective address's parts), never their values, so a record stays valid while
 // registers change.
 
+import {
+  ADDR16, ALU_NO_WRITE, K_ALU_MI, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM, K_ALU_RR, K_ALU_RR32, K_CALL, K_CMOV_RM,
+  K_CMOV_RR, K_CONVERT, K_CONVERT_WIDE, K_DEC, K_DEC32, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC, K_INC32, K_INTERPRET,
+  K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR, K_MOV_RI, K_MOV_RM, K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR, K_NEG,
+  K_NOP, K_NOT, K_POP_R, K_PUSH_I, K_PUSH_R, K_RET, K_SETCC, K_SHIFT_RC, K_SHIFT_RI, K_STEP, K_X87, MOVX_SIGNED,
+  NO_REG, R_A, R_B, R_BASE, R_DISP, R_IMM, R_INDEX, R_KIND, R_LEN, R_OP, R_SIZE, RECORD_SIZE,
+} from "../abi/block-records";
 import { SEG_DS, SEG_SS } from "../abi/layout";
 import { ALU_AND } from "./alu";
-
-// Record layout: 16 bytes.
-export const RECORD_SIZE = 16;
-export const R_KIND = 0; // u8: K_*
-export const R_LEN = 1; // u8: instruction length
-export const R_A = 2; // u8: destination register (or the only one)
-export const R_B = 3; // u8: source register
-export const R_SIZE = 4; // u8: operand size in bytes
-export const R_OP = 5; // u8: ALU operation (| ALU_NO_WRITE), group-2 operation, condition, or source size
-export const R_BASE = 6; // u8: EA base register (NO_REG for none) | segment << 4
-export const R_INDEX = 7; // u8: EA index register (NO_REG for none) | scale << 4 | ADDR16
-export const R_IMM = 8; // u32: immediate (sign-extended where the instruction says) or relative target
-export const R_DISP = 12; // u32: EA displacement
-
-export const NO_REG: u32 = 8;
-export const ADDR16: u32 = 0x80;
-/** R_OP flag: TEST, an AND that writes nothing. */
-export const ALU_NO_WRITE: u32 = 8;
-/** R_OP flag of MOVX: sign extension. */
-export const MOVX_SIGNED: u32 = 8;
-
-// Record kinds, dense from 0 so the runner's switch is a br_table.
-export const K_STEP = 0; // the interpreter runs this instruction (always a block's last record)
-export const K_ALU_RR = 1;
-export const K_ALU_RI = 2;
-export const K_ALU_RM = 3; // register op= memory
-export const K_ALU_MR = 4; // memory op= register
-export const K_ALU_MI = 5;
-export const K_MOV_RR = 6;
-export const K_MOV_RI = 7;
-export const K_MOV_RM = 8;
-export const K_MOV_MR = 9;
-export const K_MOV_MI = 10;
-export const K_LEA = 11;
-export const K_INC = 12;
-export const K_DEC = 13;
-export const K_NOT = 14;
-export const K_NEG = 15;
-export const K_SHIFT_RI = 16;
-export const K_SHIFT_RC = 17; // count in CL
-export const K_IMUL_RR = 18; // A = A * B
-export const K_IMUL_RM = 19; // A = A * memory
-export const K_IMUL_RRI = 20; // A = B * imm
-export const K_MOVX_RR = 21;
-export const K_MOVX_RM = 22;
-export const K_CMOV_RR = 23;
-export const K_CMOV_RM = 24;
-export const K_SETCC = 25;
-export const K_PUSH_R = 26;
-export const K_PUSH_I = 27;
-export const K_POP_R = 28;
-export const K_CONVERT = 29; // CBW/CWDE
-export const K_CONVERT_WIDE = 30; // CWD/CDQ
-export const K_NOP = 31;
-// The commonest kinds again for 32-bit operands, without the operand size's branches.
-export const K_ALU_RR32 = 32;
-export const K_ALU_RI32 = 33;
-export const K_MOV_RR32 = 34;
-export const K_INC32 = 35;
-export const K_DEC32 = 36;
-// Branches: a taken one leaves the block.
-export const K_JCC = 37;
-export const K_JMP = 38;
-export const K_CALL = 39;
-export const K_RET = 40;
-// The interpreter runs this instruction (FWAIT, flag operations) and the block goes on when it
-// ends where it should, with nothing changed that the block relies on.
-export const K_INTERPRET = 41;
-export const K_X87 = 42; // D8-DF: R_OP the opcode's low bits, R_B the ModRM byte
 
 /**
  * Whether records of `kind` end their block: unconditional transfers. A conditional jump does

@@ -17,16 +17,20 @@
 import {
   CODE_DROPS_BASE, CODE_DROPS_COUNT_U32, CODE_DROPS_ENTRIES, CODE_DROPS_PAGE_U32, CODE_DROPS_SIZE,
   CODE_ENTRY_BLOCK_U32, CODE_ENTRY_EPOCH_U32, CODE_ENTRY_HOST_U32, CODE_ENTRY_MODE_U32, CODE_ENTRY_SIZE,
+  CODE_HOT_BASE, CODE_HOT_COUNT_U32, CODE_HOT_ENTRIES, CODE_HOT_ENTRIES_BASE, CODE_HOT_FLUSHES_U32,
   CODE_PAGES_BASE, CODE_POOL_BASE, CODE_TABLE_ENTRIES, VCPU_BLOCK_BASE, VCPU_BLOCK_SIZE,
-  VCPU_INTERPRET_ONLY_U32, VMH_BASE, VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32,
+  VCPU_INTERPRET_ONLY_U32, VCPU_JIT_THRESHOLD_U32, VMH_BASE, VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32,
 } from "../abi/layout";
-import { decodeRecord, endsBlock, K_STEP, R_KIND, R_LEN, RECORD_SIZE } from "./block-decode";
+import { K_STEP, R_KIND, R_LEN, RECORD_SIZE } from "../abi/block-records";
+import { decodeRecord, endsBlock } from "./block-decode";
 import { codeAddress, dropWritable } from "./memory";
 import { cpu, csBase, csBig, csLimit, eip } from "./state";
 
 // Block layout: a header, the records, then a copy of the bytes they were decoded from.
 export const B_COUNT = 0; // u16: records, the K_STEP one included
 export const B_BYTES = 2; // u16: bytes the decoded records cover
+export const B_HITS = 4; // u16: runs, counted up to the JIT threshold
+export const B_COMPILED = 6; // u16: index of the block's compiled function in the function table; 0: none
 export const B_RECORDS = 8;
 /** Records per block at most: bounds a block's size and the instructions it retires at once. */
 const MAX_RECORDS = 32;
@@ -39,6 +43,8 @@ let poolNext: usize = 0;
 /** Counts run() calls and device accesses: a block last checked in an older one is compared with memory first. */
 let epoch: u32 = 0;
 let enabled = true;
+/** Runs of a block before it is queued for compiling (VCPU_JIT_THRESHOLD_U32); 0: never. */
+let jitThreshold: u32 = 0;
 /** Set when a write dropped blocks: the running block stops after the current instruction. */
 export let codeChanged = false;
 
@@ -52,6 +58,7 @@ export function enterBlocks(): void {
   }
   epoch++;
   enabled = load<u32>(cpu + VCPU_INTERPRET_ONLY_U32) == 0;
+  jitThreshold = min(load<u32>(cpu + VCPU_JIT_THRESHOLD_U32), 0xffff);
 }
 
 /** Drops every block. */
@@ -60,6 +67,26 @@ function flushBlocks(): void {
   memory.fill(arena + CODE_DROPS_BASE, 0, CODE_DROPS_ENTRIES * CODE_DROPS_SIZE);
   memory.fill(arena + CODE_PAGES_BASE, 0, pageBitmapBytes());
   poolNext = arena + CODE_POOL_BASE;
+  const hot = arena + CODE_HOT_BASE;
+  store<u32>(hot + CODE_HOT_FLUSHES_U32, load<u32>(hot + CODE_HOT_FLUSHES_U32) + 1);
+  store<u32>(hot + CODE_HOT_COUNT_U32, 0);
+}
+
+/**
+ * Counts a run of a 32-bit code `block`; at the JIT threshold it joins the hot queue for the host
+ * to compile (a full queue leaves it to a later run).
+ */
+export function countRun(block: usize): void {
+  const hits = <u32>load<u16>(block + B_HITS) + 1;
+  if (hits > jitThreshold) return;
+  if (hits == jitThreshold) {
+    const hot = arena + CODE_HOT_BASE;
+    const queued = load<u32>(hot + CODE_HOT_COUNT_U32);
+    if (queued >= <u32>CODE_HOT_ENTRIES) return;
+    store<u32>(hot + CODE_HOT_ENTRIES_BASE + queued * 4, <u32>block);
+    store<u32>(hot + CODE_HOT_COUNT_U32, queued + 1);
+  }
+  store<u16>(block + B_HITS, <u16>hits);
 }
 
 /** Bytes of the code-page bitmap: a bit per RAM page, in whole words. */
@@ -69,7 +96,7 @@ function pageBitmapBytes(): usize {
 
 // @ts-ignore: decorator
 @inline function entryFor(host: usize): usize {
-  const slot = (<u32>host * 0x9e3779b1) >> 20; // 12 bits: CODE_TABLE_ENTRIES
+  const slot = (<u32>host * 0x9e3779b1) >> 18; // 14 bits: CODE_TABLE_ENTRIES
   return arena + <usize>slot * CODE_ENTRY_SIZE;
 }
 
@@ -138,6 +165,8 @@ function build(e: usize, host: usize, mode: u32): usize {
   const bytes = p - host;
   store<u16>(block + B_COUNT, <u16>count);
   store<u16>(block + B_BYTES, <u16>bytes);
+  store<u16>(block + B_HITS, 0);
+  store<u16>(block + B_COMPILED, 0);
   const copy = block + B_RECORDS + <usize>count * RECORD_SIZE;
   memory.copy(copy, host, bytes);
   poolNext = (copy + bytes + 7) & ~<usize>7;

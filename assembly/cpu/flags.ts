@@ -7,22 +7,17 @@ import { REG_RFLAGS_U64 } from "../abi/layout";
 import { ARITH_FLAGS, AF, CF, cpu, FLAGS_FIXED, IF, OF, PF, SF, ZF } from "./state";
 import { noteEvent } from "./interp";
 
-/** How the arithmetic flags are to be computed from the recorded operands. */
-export const LAZY_NONE = 0; // `flags` holds them
-export const LAZY_ADD = 1;
-export const LAZY_SUB = 2;
-export const LAZY_LOGIC = 3;
-export const LAZY_INC = 4; // CF kept in `flags`
-export const LAZY_DEC = 5; // CF kept in `flags`
+export { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB } from "../abi/block-records";
+import { LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE, LAZY_SUB } from "../abi/block-records";
 
 /** EFLAGS; its arithmetic bits are stale while lazyOp != LAZY_NONE. */
 export let flags: u32 = FLAGS_FIXED;
-let lazyOp: i32 = LAZY_NONE;
-let lazyDst: u32 = 0;
-let lazySrc: u32 = 0;
-let lazyRes: u32 = 0;
+export let lazyOp: i32 = LAZY_NONE;
+export let lazyDst: u32 = 0;
+export let lazySrc: u32 = 0;
+export let lazyRes: u32 = 0;
 /** Operand size in bits minus one (7, 15 or 31): the sign bit's position. */
-let lazyTop: u32 = 31;
+export let lazyTop: u32 = 31;
 
 export function loadFlags(): void {
   flags = <u32>load<u64>(cpu + REG_RFLAGS_U64) | FLAGS_FIXED;

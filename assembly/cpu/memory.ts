@@ -33,7 +33,7 @@ const PTE_PS: u32 = 0x80;
 const PTE_G: u32 = 0x100;
 
 /** 4 when the CPU runs at CPL 3 (user TLB tags sit 4 bytes after supervisor ones), else 0. */
-let userOffset: usize = 0;
+export let userOffset: usize = 0;
 
 /** Re-derives the privilege the TLB checks against; call after CS or CR0 changes. */
 export function updatePrivilege(): void {

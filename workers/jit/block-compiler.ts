@@ -1,0 +1,551 @@
+/**
+ * Compiles decoded blocks (assembly/abi/block-records.ts) into WASM functions. A compiled block
+ * does what the core's runBlock() does for it: the common register-only records become straight
+ * WASM over the vCPU's registers in shared memory, with constant register addresses, and record
+ * the lazy flags in the core's own globals; conditional jumps test the flags from the values at
+ * hand when the block itself set them; every other record is run by the core's runMiddleRecord(),
+ * and the block's last record, unless compiled here, by runRecords(), so memory accesses, faults,
+ * device accesses and self-modifying code behave exactly as in the core.
+ */
+import {
+  ADDR16, ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, K_ALU_MI, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM,
+  K_ALU_RR, K_ALU_RR32, K_DEC32, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC32, K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR,
+  K_MOV_RI, K_MOV_RM, K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR, K_NOP, K_SHIFT_RC, K_SHIFT_RI, LAZY_ADD, LAZY_LOGIC,
+  LAZY_SUB, MOVX_SIGNED, NO_REG, R_A, R_B, R_BASE, R_DISP, R_IMM, R_INDEX, R_KIND, R_LEN, R_OP, R_SIZE, RECORD_SIZE,
+} from "../../assembly/abi/block-records";
+import {
+  REG_GPR_U64, REG_SEG_BASE, SEG_ATTRS_U16, SEG_BASE_U64, SEG_LIMIT_U32, SEG_SIZE, TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE,
+  TLB_READ_HOST_U32, TLB_READ_SUPER_U32, TLB_WRITE_HOST_U32, TLB_WRITE_SUPER_U32, VMH_BASE, VMH_DIRTY_LOG_U32,
+} from "../../assembly/abi/layout";
+import { CodeWriter, Op, writeModule, type FunctionImport, type GlobalImport } from "./wasm-writer";
+
+/** Block header fields (assembly/cpu/blocks.ts). */
+export const B_COUNT = 0;
+export const B_COMPILED = 6;
+export const B_RECORDS = 8;
+
+/** What compiled blocks import from the core instance (assembly/index.ts exports them). */
+const FUNCTIONS: readonly FunctionImport[] = [
+  { module: "core", name: "runMiddleRecord", params: 3, results: 1 },
+  { module: "core", name: "runRecords", params: 4, results: 1 },
+  { module: "core", name: "leave", params: 3, results: 1 },
+  { module: "core", name: "faultAt", params: 1, results: 1 },
+  { module: "core", name: "jitCondition", params: 1, results: 1 },
+  { module: "core", name: "jitRead", params: 4, results: 1 },
+  { module: "core", name: "jitWrite", params: 5, results: 0 },
+  { module: "core", name: "jitImul", params: 2, results: 1 },
+  { module: "core", name: "jitShift", params: 3, results: 1 },
+  { module: "core", name: "jitInc", params: 1, results: 1 },
+  { module: "core", name: "jitDec", params: 1, results: 1 },
+  { module: "core", name: "jitAlu", params: 3, results: 1 },
+];
+const F_MIDDLE = 0;
+const F_RECORDS = 1;
+const F_LEAVE = 2;
+const F_FAULT = 3;
+const F_CONDITION = 4;
+const F_READ = 5;
+const F_WRITE = 6;
+const F_IMUL = 7;
+const F_SHIFT = 8;
+const F_INC = 9;
+const F_DEC = 10;
+const F_ALU = 11;
+const GLOBALS: readonly GlobalImport[] = [
+  "codeChanged", "eventCheck", "faultVector", "userOffset", "lazyOp", "lazyDst", "lazySrc", "lazyRes", "lazyTop",
+].map((name) => ({ module: "core", name }));
+const G_CODE_CHANGED = 0;
+const G_EVENT_CHECK = 1;
+const G_FAULT_VECTOR = 2;
+const G_USER_OFFSET = 3;
+const G_LAZY_OP = 4;
+const G_LAZY_DST = 5;
+const G_LAZY_SRC = 6;
+const G_LAZY_RES = 7;
+const G_LAZY_TOP = 8;
+
+/** The names compiled blocks import from the core's exports. */
+export const CORE_IMPORTS: readonly string[] = [...FUNCTIONS, ...GLOBALS].map((i) => i.name);
+
+// Locals of a compiled block: its parameter, EIP at entry, then scratch, the operands and result
+// of the last flag-setting record the block ran itself, and a memory access's parts.
+const L_EIP = 0;
+const L_TEMP = 1;
+const L_DST = 2;
+const L_SRC = 3;
+const L_RES = 4;
+const L_OFFSET = 5; // the operand's offset in its segment
+const L_LINEAR = 6;
+const L_ENTRY = 7; // TLB entry index * TLB_ENTRY_SIZE
+const L_VALUE = 8;
+const LOCALS = 8;
+
+/** runRecord()'s "go on" result (block-run.ts NEXT). */
+const NEXT = -1;
+/** fault.ts NO_FAULT. */
+const NO_FAULT = -1;
+
+/**
+ * What the block's own code knows of the lazy flags, from locals: everything after a SUB/CMP or a
+ * logic op it compiled (operands and result), ZF and SF after another op (the result).
+ */
+type KnownFlags = "sub" | "logic" | "result" | undefined;
+
+/** One record, read from shared memory. */
+class RecordView {
+  constructor(private readonly view: DataView, readonly at: number) {}
+  u8(field: number): number { return this.view.getUint8(this.at + field); }
+  u32(field: number): number { return this.view.getUint32(this.at + field, true); }
+  get kind(): number { return this.u8(R_KIND); }
+  get size(): number { return this.u8(R_SIZE); }
+  get segment(): number { return this.u8(R_BASE) >> 4; }
+  /** Whether the memory operand uses 16-bit addressing (left to the core). */
+  get address16(): boolean { return (this.u8(R_INDEX) & ADDR16) !== 0; }
+}
+
+const ALU_WASM: Record<number, Op> = {
+  [ALU_ADD]: Op.i32Add, [ALU_OR]: Op.i32Or, [ALU_AND]: Op.i32And, [ALU_SUB]: Op.i32Sub, [ALU_XOR]: Op.i32Xor, [ALU_CMP]: Op.i32Sub,
+};
+
+/** Compiles one block: the body of a function (EIP at entry) -> exit reason. */
+class BlockCompiler {
+  private readonly code = new CodeWriter();
+  private known: KnownFlags;
+
+  constructor(private readonly view: DataView, private readonly block: number, private readonly vcpu: number) {}
+
+  compile(): CodeWriter {
+    const c = this.code;
+    c.i32(0).global(Op.globalSet, G_CODE_CHANGED);
+    const count = this.view.getUint16(this.block + B_COUNT, true);
+    let offset = 0; // of the record's instruction from the block's start
+    for (let i = 0; i < count; i++) {
+      const rec = new RecordView(this.view, this.block + B_RECORDS + i * RECORD_SIZE);
+      const end = offset + rec.u8(R_LEN);
+      const last = i === count - 1;
+      if (last && rec.kind === K_JMP && rec.size === 4) {
+        this.leave(i, end + rec.u32(R_IMM));
+        return c;
+      }
+      if (!this.inline(rec, i, offset, end)) {
+        if (last) {
+          c.i32(this.block).i32(i);
+          this.pc(offset);
+          c.i32(1).call(F_RECORDS).op(Op.return);
+          return c;
+        }
+        this.runInCore(i, offset);
+      }
+      offset = end;
+    }
+    this.leave(count - 1, offset);
+    return c;
+  }
+
+  /** Pushes EIP + `offset` (the block's code is 32-bit, so EIP wraps at 4 GiB as i32 does). */
+  private pc(offset: number): void {
+    this.code.local(Op.localGet, L_EIP);
+    if ((offset | 0) !== 0) this.code.i32(offset).op(Op.i32Add);
+  }
+
+  /** Returns leave(i, EIP + offset): the block ends after record i there. */
+  private leave(i: number, offset: number): void {
+    this.code.i32(i);
+    this.pc(offset);
+    this.code.i32(1).call(F_LEAVE).op(Op.return);
+  }
+
+  /** The core runs record i; its exit, if any, ends the block. */
+  private runInCore(i: number, offset: number): void {
+    const c = this.code;
+    c.i32(this.block).i32(i);
+    this.pc(offset);
+    c.call(F_MIDDLE).local(Op.localTee, L_TEMP).i32(NEXT).op(Op.i32Ne).ifVoid()
+      .local(Op.localGet, L_TEMP).op(Op.return).op(Op.end);
+    this.known = undefined;
+  }
+
+  private get(local: number): void {
+    this.code.local(Op.localGet, local);
+  }
+
+  private set(local: number): void {
+    this.code.local(Op.localSet, local);
+  }
+
+  /** Shared-memory address of register `r` at operand size `size` (AH..BH for r 4-7 at size 1). */
+  private regAddress(r: number, size: number): number {
+    const gpr = (n: number) => this.vcpu + REG_GPR_U64 + n * 8;
+    return size === 1 && r >= 4 ? gpr(r - 4) + 1 : gpr(r);
+  }
+
+  private loadReg(r: number, size: number, signed = false): void {
+    this.code.i32(0).memory(loadOp(size, signed), this.regAddress(r, size), 0);
+  }
+
+  /** Stores the value `value` pushes into register `r` at operand size `size`. */
+  private storeReg(r: number, size: number, value: () => void): void {
+    this.code.i32(0);
+    value();
+    this.code.memory(storeOp(size), this.regAddress(r, size), 0);
+  }
+
+  /** Pushes a record's effective address (32-bit addressing). */
+  private effectiveAddress(rec: RecordView): void {
+    const c = this.code;
+    const base = rec.u8(R_BASE);
+    const index = rec.u8(R_INDEX);
+    c.i32(rec.u32(R_DISP));
+    if ((base & NO_REG) === 0) {
+      this.loadReg(base & 7, 4);
+      c.op(Op.i32Add);
+    }
+    if ((index & NO_REG) === 0) {
+      this.loadReg(index & 7, 4);
+      const scale = (index >> 4) & 3;
+      if (scale !== 0) c.i32(scale).op(Op.i32Shl);
+      c.op(Op.i32Add);
+    }
+  }
+
+  /** Shared-memory address of a field of segment register `seg` in the vCPU block. */
+  private segmentField(seg: number, field: number): number {
+    return this.vcpu + REG_SEG_BASE + seg * SEG_SIZE + field;
+  }
+
+  /**
+   * Branches out of the enclosing block (depth 0) unless an access of `size` bytes at L_OFFSET in
+   * segment `seg` is one the core would make without a fault or anything special: the segment a
+   * present expand-up data segment (writable for a write) whose limit holds the operand, the
+   * page in the TLB for this access at this privilege, the operand inside the page, and for a
+   * write the dirty log off. Leaves L_LINEAR and L_ENTRY set.
+   */
+  private fastAccessOrBranch(seg: number, size: number, write: boolean): void {
+    const c = this.code;
+    // Segment: type and presence, then the limit (the operand's last byte within it, no wrap).
+    c.i32(0).memory(Op.i32Load16U, this.segmentField(seg, SEG_ATTRS_U16), 1);
+    c.i32(write ? 0x8e : 0x8c).op(Op.i32And).i32(write ? 0x82 : 0x80).op(Op.i32Ne).brIf(0);
+    this.get(L_OFFSET);
+    if (size > 1) {
+      c.i32(size - 1).op(Op.i32Add).local(Op.localTee, L_LINEAR);
+      this.get(L_OFFSET);
+      c.op(Op.i32LtU).brIf(0);
+      this.get(L_LINEAR);
+    }
+    c.i32(0).memory(Op.i32Load, this.segmentField(seg, SEG_LIMIT_U32), 2).op(Op.i32GtU).brIf(0);
+    // The linear address, and its page in the TLB.
+    c.i32(0).memory(Op.i32Load, this.segmentField(seg, SEG_BASE_U64), 2);
+    this.get(L_OFFSET);
+    c.op(Op.i32Add).local(Op.localTee, L_LINEAR);
+    c.i32(0xfff).op(Op.i32And).i32(0x1000 - size).op(Op.i32GtU).brIf(0);
+    this.get(L_LINEAR);
+    c.i32(12).op(Op.i32ShrU).i32(TLB_ENTRIES - 1).op(Op.i32And).i32(Math.log2(TLB_ENTRY_SIZE)).op(Op.i32Shl).local(Op.localTee, L_ENTRY);
+    c.global(Op.globalGet, G_USER_OFFSET).op(Op.i32Add);
+    c.memory(Op.i32Load, this.vcpu + TLB_BASE + (write ? TLB_WRITE_SUPER_U32 : TLB_READ_SUPER_U32), 2);
+    this.get(L_LINEAR);
+    c.i32(0xfffff000).op(Op.i32And).i32(1).op(Op.i32Or).op(Op.i32Ne).brIf(0);
+    if (write) c.i32(0).memory(Op.i32Load, VMH_BASE + VMH_DIRTY_LOG_U32, 2).brIf(0);
+  }
+
+  /** Pushes the shared-memory address of L_LINEAR through the TLB entry fastAccessOrBranch() found. */
+  private hostAddress(write: boolean): void {
+    const c = this.code;
+    this.get(L_ENTRY);
+    c.memory(Op.i32Load, this.vcpu + TLB_BASE + (write ? TLB_WRITE_HOST_U32 : TLB_READ_HOST_U32), 2);
+    this.get(L_LINEAR);
+    c.i32(0xfff).op(Op.i32And).op(Op.i32Add);
+  }
+
+  /**
+   * Reads the memory operand of record i (at `start`) into L_VALUE, `size` bytes zero-extended;
+   * L_OFFSET must hold its offset. The fast path loads it straight from RAM; else the core reads
+   * it, and a fault ends the block as in the core. The record ends with leaveIfChanged().
+   */
+  private readOperand(rec: RecordView, i: number, start: number, size: number): void {
+    const c = this.code;
+    const seg = rec.segment;
+    c.block().block();
+    this.fastAccessOrBranch(seg, size, false);
+    this.hostAddress(false);
+    c.memory(loadOp(size, false), 0, 0);
+    this.set(L_VALUE);
+    c.br(1).op(Op.end);
+    c.i32(seg);
+    this.get(L_OFFSET);
+    c.i32(size);
+    this.pc(start);
+    c.call(F_READ);
+    this.set(L_VALUE);
+    this.endIfFaulted(i);
+    c.op(Op.end);
+  }
+
+  /**
+   * Ends the block after record i (at `end`) when a device access during it may have written
+   * code, and for `alsoEvent`, when the acceptance point has something to look at.
+   */
+  private leaveIfChanged(i: number, end: number, alsoEvent = false): void {
+    const c = this.code;
+    c.global(Op.globalGet, G_CODE_CHANGED);
+    if (alsoEvent) c.global(Op.globalGet, G_EVENT_CHECK).op(Op.i32Or);
+    c.ifVoid();
+    this.leave(i, end);
+    c.op(Op.end);
+  }
+
+  /** Writes the value `value` pushes as record i's memory operand at L_OFFSET (see readOperand()). */
+  private writeOperand(rec: RecordView, i: number, start: number, end: number, size: number, value: () => void): void {
+    const c = this.code;
+    const seg = rec.segment;
+    value();
+    this.set(L_VALUE);
+    c.block().block();
+    this.fastAccessOrBranch(seg, size, true);
+    this.hostAddress(true);
+    this.get(L_VALUE);
+    c.memory(storeOp(size), 0, 0);
+    c.br(1).op(Op.end);
+    c.i32(seg);
+    this.get(L_OFFSET);
+    c.i32(size);
+    this.get(L_VALUE);
+    this.pc(start);
+    c.call(F_WRITE);
+    this.endIfFaulted(i);
+    this.leaveIfChanged(i, end, true);
+    c.op(Op.end);
+  }
+
+  /** Returns faultAt(i) when the core recorded a fault. */
+  private endIfFaulted(i: number): void {
+    const c = this.code;
+    c.global(Op.globalGet, G_FAULT_VECTOR).i32(NO_FAULT).op(Op.i32Ne).ifVoid();
+    c.i32(i).call(F_FAULT).op(Op.return).op(Op.end);
+  }
+
+  /** Sets L_OFFSET to the record's effective address. */
+  private operandOffset(rec: RecordView): void {
+    this.effectiveAddress(rec);
+    this.set(L_OFFSET);
+  }
+
+  /** Emits record i (from offset `start` to `end`) as WASM when it is one this compiler does; else false. */
+  private inline(rec: RecordView, i: number, start: number, end: number): boolean {
+    const c = this.code;
+    const size = rec.size;
+    const a = rec.u8(R_A);
+    const b = rec.u8(R_B);
+    const op = rec.u8(R_OP);
+    switch (rec.kind) {
+      case K_NOP:
+        return true;
+      case K_MOV_RR32: case K_MOV_RR:
+        this.storeReg(a, size, () => this.loadReg(b, size));
+        return true;
+      case K_MOV_RI:
+        this.storeReg(a, size, () => c.i32(rec.u32(R_IMM)));
+        return true;
+      case K_LEA:
+        if (rec.address16 || size === 1) return false;
+        this.storeReg(a, size, () => this.effectiveAddress(rec));
+        return true;
+      case K_MOVX_RR:
+        this.storeReg(a, size, () => this.loadReg(b, op & 7, (op & MOVX_SIGNED) !== 0));
+        return true;
+      case K_MOV_RM:
+        if (rec.address16) return false;
+        this.operandOffset(rec);
+        this.readOperand(rec, i, start, size);
+        this.storeReg(a, size, () => this.get(L_VALUE));
+        this.leaveIfChanged(i, end);
+        return true;
+      case K_MOVX_RM: {
+        if (rec.address16) return false;
+        this.operandOffset(rec);
+        this.readOperand(rec, i, start, op & 7);
+        this.storeReg(a, size, () => {
+          this.get(L_VALUE);
+          if ((op & MOVX_SIGNED) !== 0) c.op((op & 7) === 1 ? Op.i32Extend8S : Op.i32Extend16S);
+        });
+        this.leaveIfChanged(i, end);
+        return true;
+      }
+      case K_MOV_MR: case K_MOV_MI:
+        if (rec.address16) return false;
+        this.operandOffset(rec);
+        this.writeOperand(rec, i, start, end, size, () => (rec.kind === K_MOV_MR ? this.loadReg(b, size) : c.i32(rec.u32(R_IMM))));
+        return true;
+      case K_ALU_RR32: case K_ALU_RI32: case K_ALU_RR: case K_ALU_RI:
+        if (size !== 4) return false;
+        this.loadReg(a, 4);
+        this.set(L_DST);
+        if (rec.kind === K_ALU_RR32 || rec.kind === K_ALU_RR) this.loadReg(b, 4);
+        else c.i32(rec.u32(R_IMM));
+        this.set(L_SRC);
+        this.alu(op);
+        if (op < 7) this.storeReg(a, 4, () => this.get(L_RES)); // not CMP, not TEST
+        return true;
+      case K_ALU_RM:
+        if (size !== 4 || rec.address16) return false;
+        this.operandOffset(rec);
+        this.readOperand(rec, i, start, 4);
+        this.loadReg(a, 4);
+        this.set(L_DST);
+        this.get(L_VALUE);
+        this.set(L_SRC);
+        this.alu(op);
+        if (op < 7) this.storeReg(a, 4, () => this.get(L_RES));
+        this.leaveIfChanged(i, end);
+        return true;
+      case K_ALU_MR: case K_ALU_MI:
+        if (size !== 4 || rec.address16) return false;
+        this.operandOffset(rec);
+        this.readOperand(rec, i, start, 4);
+        this.get(L_VALUE);
+        this.set(L_DST);
+        if (rec.kind === K_ALU_MR) this.loadReg(b, 4);
+        else c.i32(rec.u32(R_IMM));
+        this.set(L_SRC);
+        this.alu(op);
+        if (op < 7) this.writeOperand(rec, i, start, end, 4, () => this.get(L_RES));
+        else this.leaveIfChanged(i, end, true);
+        return true;
+      case K_IMUL_RR: case K_IMUL_RRI:
+        if (size !== 4) return false;
+        this.storeReg(a, 4, () => {
+          if (rec.kind === K_IMUL_RR) {
+            this.loadReg(a, 4);
+            this.loadReg(b, 4);
+          } else {
+            this.loadReg(b, 4);
+            c.i32(rec.u32(R_IMM));
+          }
+          c.call(F_IMUL);
+        });
+        this.known = undefined;
+        return true;
+      case K_IMUL_RM:
+        if (size !== 4 || rec.address16) return false;
+        this.operandOffset(rec);
+        this.readOperand(rec, i, start, 4);
+        this.storeReg(a, 4, () => {
+          this.loadReg(a, 4);
+          this.get(L_VALUE);
+          c.call(F_IMUL);
+        });
+        this.known = undefined;
+        this.leaveIfChanged(i, end);
+        return true;
+      case K_SHIFT_RI: case K_SHIFT_RC: {
+        if (size !== 4) return false;
+        const count = rec.kind === K_SHIFT_RI ? rec.u32(R_IMM) & 31 : -1;
+        if (count === 0) return true; // no operation, no flags
+        this.storeReg(a, 4, () => {
+          c.i32(op);
+          this.loadReg(a, 4);
+          if (count < 0) this.loadReg(1 /* CL */, 1);
+          else c.i32(count);
+          c.call(F_SHIFT);
+        });
+        this.known = undefined;
+        return true;
+      }
+      case K_INC32: case K_DEC32:
+        this.storeReg(a, 4, () => {
+          this.loadReg(a, 4);
+          c.call(rec.kind === K_INC32 ? F_INC : F_DEC).local(Op.localTee, L_RES);
+        });
+        this.known = "result";
+        return true;
+      case K_JCC:
+        if (size !== 4) return false;
+        this.condition(op & 15);
+        c.ifVoid();
+        this.leave(i, end + rec.u32(R_IMM));
+        c.op(Op.end);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** The ALU operation in R_OP `op` (TEST too) of L_DST and L_SRC into L_RES, flags recorded or set. */
+  private alu(op: number): void {
+    const c = this.code;
+    const operation = op & 7;
+    if (ALU_WASM[operation] === undefined) { // ADC, SBB: the core's
+      c.i32(operation);
+      this.get(L_DST);
+      this.get(L_SRC);
+      c.call(F_ALU);
+      this.set(L_RES);
+      this.known = undefined;
+      return;
+    }
+    const lazy = operation === ALU_ADD ? LAZY_ADD : operation === ALU_SUB || operation === ALU_CMP ? LAZY_SUB : LAZY_LOGIC;
+    this.get(L_DST);
+    this.get(L_SRC);
+    c.op(ALU_WASM[operation]);
+    this.set(L_RES);
+    c.i32(lazy).global(Op.globalSet, G_LAZY_OP);
+    this.get(L_DST);
+    c.global(Op.globalSet, G_LAZY_DST);
+    this.get(L_SRC);
+    c.global(Op.globalSet, G_LAZY_SRC);
+    this.get(L_RES);
+    c.global(Op.globalSet, G_LAZY_RES);
+    c.i32(31).global(Op.globalSet, G_LAZY_TOP);
+    this.known = lazy === LAZY_SUB ? "sub" : lazy === LAZY_LOGIC ? "logic" : "result";
+  }
+
+  /** Pushes 1 when condition code `cc` holds, from the block's own flag operands where it can. */
+  private condition(cc: number): void {
+    const c = this.code;
+    const get = (local: number) => this.get(local);
+    const test = cc >> 1;
+    if (this.known === "sub" && test !== 0 && test !== 5) {
+      switch (test) {
+        case 1: get(L_DST); get(L_SRC); c.op(Op.i32LtU); break; // B
+        case 2: get(L_RES); c.op(Op.i32Eqz); break; // E
+        case 3: get(L_DST); get(L_SRC); c.op(Op.i32LeU); break; // BE
+        case 4: get(L_RES); c.i32(0).op(Op.i32LtS); break; // S
+        case 6: get(L_DST); get(L_SRC); c.op(Op.i32LtS); break; // L
+        default: get(L_DST); get(L_SRC); c.op(Op.i32LeS); // LE
+      }
+    } else if (this.known === "logic" && test !== 5) {
+      // CF and OF are clear after a logic op.
+      switch (test) {
+        case 0: case 1: c.i32(0); break; // O, B
+        case 2: case 3: get(L_RES); c.op(Op.i32Eqz); break; // E, BE
+        case 4: case 6: get(L_RES); c.i32(0).op(Op.i32LtS); break; // S, L
+        default: get(L_RES); c.i32(0).op(Op.i32LeS); // LE: ZF or SF
+      }
+    } else if (this.known === "result" && (test === 2 || test === 4)) {
+      get(L_RES);
+      if (test === 2) c.op(Op.i32Eqz); // E
+      else c.i32(0).op(Op.i32LtS); // S
+    } else {
+      c.i32(cc).call(F_CONDITION); // negated as the odd codes say
+      return;
+    }
+    if ((cc & 1) !== 0) c.op(Op.i32Eqz);
+  }
+}
+
+function loadOp(size: number, signed: boolean): Op {
+  return size === 4 ? Op.i32Load : size === 2 ? (signed ? Op.i32Load16S : Op.i32Load16U) : (signed ? Op.i32Load8S : Op.i32Load8U);
+}
+
+function storeOp(size: number): Op {
+  return size === 4 ? Op.i32Store : size === 2 ? Op.i32Store16 : Op.i32Store8;
+}
+
+/**
+ * A module holding one function per block (exported as "b0", "b1", ... in the order given) for
+ * the vCPU whose state block is at `vcpu`, reading the blocks' records from `memory`.
+ */
+export function compileBlocks(memory: WebAssembly.Memory, vcpu: number, blocks: readonly number[]): Uint8Array<ArrayBuffer> {
+  const view = new DataView(memory.buffer);
+  const functions = blocks.map((block, n) => ({ name: `b${n}`, locals: LOCALS, body: new BlockCompiler(view, block, vcpu).compile() }));
+  return writeModule(FUNCTIONS, GLOBALS, functions);
+}
