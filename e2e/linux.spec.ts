@@ -40,7 +40,8 @@ test("the page boots Debian's kernel to a busybox shell that answers typed comma
   await expect.poll(() => consoleText(page), { timeout: BOOT_TIMEOUT_MS, intervals: [1000] }).toMatch(/webvm-guest: init ready[\s\S]*\/root #$/);
   await page.locator("#terminal").click();
   // The serial line carries no window size: give the shell the terminal's width.
-  await run(page, "stty cols 100 rows 30");
+  const { cols, rows } = await page.evaluate(() => window.vmTerminalSize());
+  await run(page, `stty cols ${cols} rows ${rows}`);
 
   expect(await run(page, "uname -a")).toMatch(/^Linux \S+ 6\.1\.0-\d+-686 #1 SMP PREEMPT_DYNAMIC Debian .* i686 GNU\/Linux$/m);
   expect(await run(page, "grep -E '^(vendor_id|fpu)\\s' /proc/cpuinfo")).toMatch(/vendor_id\s*: WebVMx86Core\nfpu\s*: yes/);
