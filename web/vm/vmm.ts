@@ -36,7 +36,8 @@ async function readImage(what: string, data: ImageData): Promise<Uint8Array> {
     throw new Error(`cannot fetch the ${what} ${data}: ${(error as Error).message}`);
   }
   if (!response.ok) {
-    const why = response.headers.get("Content-Type")?.startsWith("text/plain") ? `: ${(await response.text()).slice(0, 200)}` : "";
+    // A short plain-text answer usually says why (the guest cache's says how to fill it).
+    const why = (response.headers.get("Content-Type") ?? "text/plain").startsWith("text/plain") ? `: ${(await response.text()).trim().slice(0, 200)}` : "";
     throw new Error(`the ${what} ${data} is missing (${response.status} ${response.statusText})${why}`);
   }
   // A server that answers every path with its page (a single-page app's fallback) is not an image.

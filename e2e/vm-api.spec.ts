@@ -1,0 +1,105 @@
+// The page's VM driven through its automation API (window.vm), as a Playwright fixture would:
+// waits on the console, commands written to it, pause and resume, power-off; and the page's
+// readable errors for a missing kernel and an unsupported vCPU count.
+import { expect, test, type Page } from "@playwright/test";
+
+/** Boot to the shell takes ~30 s on this machine; leave room for a slower one. */
+const BOOT_TIMEOUT_MS = 300_000;
+
+test.describe.configure({ mode: "serial" });
+
+let page: Page;
+
+test.beforeAll(async ({ browser }) => {
+  page = await browser.newPage();
+  await page.goto("/");
+  await page.waitForFunction(() => window.vm !== undefined, undefined, { timeout: 60_000 });
+});
+
+test.afterAll(async () => {
+  await page.close();
+});
+
+test("waitFor finds the shell's prompt and a command's output", async () => {
+  test.setTimeout(BOOT_TIMEOUT_MS + 60_000);
+  const prompt = await page.evaluate((timeout) => window.vm!.console.waitFor("/root # ", { timeout }), BOOT_TIMEOUT_MS);
+  expect(prompt.before).toContain("webvm-guest: init ready");
+  expect(await page.evaluate(() => window.vm!.state())).toBe("running");
+
+  const release = await page.evaluate(async () => {
+    const vm = window.vm!;
+    vm.console.write("uname -r\n");
+    const match = await vm.console.waitFor(/^(6\.1\.0-\d+-686)$/m);
+    await vm.console.waitFor("/root # ");
+    return match.captures[0];
+  });
+  expect(release).toMatch(/^6\.1\.0-\d+-686$/);
+  // The expect-style cursor: a command's output is what comes before the next prompt.
+  const output = await page.evaluate(async () => {
+    window.vm!.console.write("echo $((6 * 7))\n");
+    return (await window.vm!.console.waitFor("/root # ")).before;
+  });
+  expect(output).toMatch(/^echo \$\(\(6 \* 7\)\)\n42\n$/);
+  expect(await page.evaluate(() => window.vm!.console.text())).toContain("42\n/root # ");
+});
+
+test("pause stops the CPU and resume lets it go on", async () => {
+  test.setTimeout(60_000);
+  const paused = await page.evaluate(async () => {
+    const vm = window.vm!;
+    await vm.pause();
+    const before = (await vm.stats())!.instructions;
+    vm.console.write("echo paused-$((40 + 2))\n");
+    const timedOut = await vm.console.waitFor("paused-42", { timeout: 1000 }).then(() => "answered", (error: Error) => error.name);
+    const after = (await vm.stats())!.instructions;
+    return { state: vm.state(), timedOut, ran: after - before, status: document.getElementById("status")!.dataset.state };
+  });
+  expect(paused).toEqual({ state: "paused", timedOut: "ConsoleTimeoutError", ran: 0, status: "paused" });
+  await expect(page.locator("#resume")).toBeEnabled();
+
+  const resumed = await page.evaluate(async () => {
+    const vm = window.vm!;
+    await vm.resume();
+    const match = await vm.console.waitFor(/^paused-42$/m, { timeout: 20_000 });
+    await vm.console.waitFor("/root # ");
+    return { state: vm.state(), text: match.text };
+  });
+  expect(resumed).toEqual({ state: "running", text: "paused-42" });
+});
+
+test("power-off ends the VM with its fate, and later waits reject", async () => {
+  test.setTimeout(120_000);
+  const fate = await page.evaluate(async () => {
+    const vm = window.vm!;
+    await vm.powerOff();
+    return vm.ended;
+  });
+  expect(fate).toEqual({ reason: "power-off" });
+  await expect(page.locator("#status")).toHaveAttribute("data-fate", "power-off");
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "ended");
+  await expect(page.locator("#start")).toBeEnabled();
+  const late = await page.evaluate(() => window.vm!.console.waitFor("/root # ").then(() => "answered", (error: Error) => `${error.name}: ${error.message}`));
+  expect(late).toBe('VMEndedError: console.waitFor("/root # "): the VM ended (power-off) first');
+});
+
+test("a missing kernel shows why instead of a blank page", async ({ page }) => {
+  await page.goto("/?kernel=/guest/no-such-kernel");
+  const status = page.locator("#status");
+  await expect(status).toHaveAttribute("data-state", "error", { timeout: 30_000 });
+  await expect(status).toContainText("the kernel http://localhost:4317/guest/no-such-kernel is missing (404 Not Found)");
+  await expect(status).toContainText("npm run guest:fetch");
+  await expect(page.locator("#start")).toBeEnabled();
+});
+
+test("more than one vCPU is refused with a clear message", async ({ page }) => {
+  await page.goto("/?cpus=2");
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "error", { timeout: 30_000 });
+  await expect(page.locator("#status")).toContainText("cpus: only 1 vCPU is supported for now, not 2");
+});
+
+test("a file that is not a kernel is named as such", async ({ page, request }) => {
+  const manifest = await (await request.get("/guest/default.json")).json() as { initrd: string };
+  await page.goto(`/?kernel=/guest/${manifest.initrd}`);
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "error", { timeout: 30_000 });
+  await expect(page.locator("#status")).toContainText("The machine failed to start: the kernel image");
+});
