@@ -1,0 +1,60 @@
+// The <x86-vm> element embedded in a second page (web/embed.html): the default guest boots in its
+// own terminal, which takes keys and fits the element as it resizes, while an element whose
+// kernel is missing on the same page says why and leaves the other VM alone.
+import { expect, test } from "@playwright/test";
+import type { X86VmElement } from "../web/vm/element";
+
+const BOOT_TIMEOUT_MS = 300_000;
+
+test("an <x86-vm> element boots the guest in its own terminal beside one that cannot start", async ({ page }, testInfo) => {
+  test.setTimeout(BOOT_TIMEOUT_MS + 120_000);
+  const problems: string[] = [];
+  page.on("pageerror", (error) => problems.push(error.message));
+
+  await page.goto("/embed.html");
+  const missing = page.locator("x86-vm#missing");
+  await expect(missing).toHaveAttribute("data-state", "error", { timeout: 30_000 });
+  await expect(missing.locator(".x86-vm-status")).toContainText("The VM could not start: the kernel http://localhost:4317/guest/no-such-kernel is missing (404 Not Found)");
+  expect(await page.evaluate(() => document.querySelector<X86VmElement>("x86-vm#missing")!.ready.then(() => "ready", (error: Error) => error.message)))
+    .toMatch(/^the kernel .* is missing/);
+
+  const element = page.locator("x86-vm#default");
+  await expect(element).toHaveAttribute("data-state", "running", { timeout: 60_000 });
+  await page.evaluate((timeout) => document.querySelector<X86VmElement>("x86-vm#default")!.ready.then((vm) => vm.console.waitFor("/root # ", { timeout })), BOOT_TIMEOUT_MS);
+
+  // Keys typed into the element's terminal reach its guest.
+  await element.locator(".xterm").click();
+  await page.keyboard.type("echo embedded-$((6 * 7))");
+  await page.keyboard.press("Enter");
+  const answer = await page.evaluate(() => document.querySelector<X86VmElement>("x86-vm#default")!.vm!.console.waitFor(/^embedded-(\d+)$/m, { timeout: 30_000 }));
+  expect(answer.captures).toEqual(["42"]);
+  await expect(element.locator(".xterm-rows")).toContainText("embedded-42");
+
+  // The terminal follows the element's size.
+  const size = () => page.evaluate(() => {
+    const screen = document.querySelector<HTMLElement>("x86-vm#default .xterm-screen")!;
+    return { width: screen.offsetWidth, height: screen.offsetHeight };
+  });
+  const before = await size();
+  await element.evaluate((node: HTMLElement) => {
+    node.style.width = "30rem";
+    node.style.height = "12rem";
+  });
+  await expect.poll(size).not.toEqual(before);
+  const after = await size();
+  const box = (await element.boundingBox())!;
+  expect(after.width).toBeLessThan(box.width);
+  expect(after.width).toBeGreaterThan(box.width - 60);
+  expect(after.height).toBeLessThan(box.height);
+
+  await page.screenshot({ path: testInfo.outputPath("x86-vm-element.png") });
+  // Removing the element stops its VM.
+  const fate = await page.evaluate(async () => {
+    const node = document.querySelector<X86VmElement>("x86-vm#default")!;
+    const vm = node.vm!;
+    node.remove();
+    return vm.ended;
+  });
+  expect(fate).toEqual({ reason: "stopped" });
+  expect(problems).toEqual([]);
+});
