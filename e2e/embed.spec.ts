@@ -48,13 +48,14 @@ test("an <x86-vm> element boots the guest in its own terminal beside one that ca
   expect(after.height).toBeLessThan(box.height);
 
   await page.screenshot({ path: testInfo.outputPath("x86-vm-element.png") });
-  // Removing the element stops its VM.
+  // stop() ends the VM at once; the element shows it.
   const fate = await page.evaluate(async () => {
-    const node = document.querySelector<X86VmElement>("x86-vm#default")!;
-    const vm = node.vm!;
-    node.remove();
-    return vm.ended;
+    const vm = document.querySelector<X86VmElement>("x86-vm#default")!.vm!;
+    await vm.stop();
+    return { state: vm.state(), fate: await vm.ended };
   });
-  expect(fate).toEqual({ reason: "stopped" });
+  expect(fate).toEqual({ state: "ended", fate: { reason: "stopped" } });
+  await expect(element).toHaveAttribute("data-fate", "stopped");
+  await expect(element).toHaveAttribute("data-state", "ended");
   expect(problems).toEqual([]);
 });

@@ -51,6 +51,19 @@ test("pause stops the CPU and resume lets it go on", async ({ vmPage: page }) =>
   expect(resumed).toEqual({ state: "running", text: "paused-42" });
 });
 
+test("reset boots the guest again on a new machine, the console going on", async ({ vmPage: page }) => {
+  test.setTimeout(360_000);
+  const states = await page.evaluate(async () => {
+    const vm = window.vm!;
+    const seen: string[] = [];
+    vm.on("state", (state) => seen.push(state));
+    await vm.reset();
+    await vm.console.waitFor("/root # ", { timeout: 300_000 });
+    return { seen, state: vm.state(), boots: vm.console.text().split("webvm-guest: init ready").length - 1 };
+  });
+  expect(states).toEqual({ seen: ["starting", "running"], state: "running", boots: 2 });
+});
+
 test("power-off ends the VM with its fate, and later waits reject", async ({ vmPage: page }) => {
   test.setTimeout(120_000);
   const fate = await page.evaluate(async () => {

@@ -49,7 +49,9 @@ export class VM {
   private seq = 0;
   private readonly seqWaiters = new Set<{ seq: number; resolve: () => void }>();
   private settleEnded!: (fate: VMFate) => void;
-  private readonly crashed: Promise<never>;
+  /** Rejects when the worker is gone (crashed, or terminated at the end), so no call waits on it forever. */
+  private readonly gone: Promise<never>;
+  private leave!: (error: Error) => void;
   private disposed = false;
   /** Console batches held back until createVM's caller has had a chance to listen. */
   private held: Uint8Array[] | undefined = [];
@@ -60,14 +62,14 @@ export class VM {
     this.ended = new Promise((resolve) => (this.settleEnded = resolve));
     this.console = new VMConsole((bytes) => port.postMessage({ type: "input", bytes } satisfies PageInput));
     port.onmessage = (event: MessageEvent<VmmPush>) => this.receive(event.data);
-    this.crashed = new Promise((_, reject) => {
-      worker.addEventListener("error", (event) => {
-        const error = new Error(`the VMM worker failed: ${event.message || "it did not load"}`);
-        reject(error);
-        this.finish({ reason: "failed", message: error.message }, this.seq + 1);
-      });
+    this.gone = new Promise((_, reject) => (this.leave = reject));
+    this.gone.catch(() => undefined);
+    worker.addEventListener("error", (event) => {
+      const error = new Error(`the VMM worker failed: ${event.message || "it did not load"}`);
+      this.leave(error);
+      this.finish({ reason: "failed", message: error.message }, this.seq + 1);
+      this.dispose();
     });
-    this.crashed.catch(() => undefined);
   }
 
   /** The lifecycle state. */
@@ -131,15 +133,16 @@ export class VM {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.leave(new Error(`the VM has ended (${this.currentFate?.reason ?? "stopped"})`));
     this.remote[releaseProxy]();
     this.port.close();
     this.worker.terminate();
     if (this.current !== "ended") this.finish({ reason: "stopped" }, this.seq + 1);
   }
 
-  /** @internal Races a call with the worker's crash, so nothing waits on a dead worker. */
+  /** @internal Races a call with the worker's end, so nothing waits on a gone worker. */
   whileAlive<T>(call: Promise<T>): Promise<T> {
-    return Promise.race([call, this.crashed]);
+    return Promise.race([call, this.gone]);
   }
 
   /** @internal Resolves once the state change numbered `seq` has arrived over the port. */
