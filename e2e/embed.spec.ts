@@ -1,13 +1,14 @@
 // The <x86-vm> element embedded in a second page (web/embed.html): the default guest boots in its
 // own terminal, which takes keys and fits the element as it resizes, while an element whose
-// kernel is missing on the same page says why and leaves the other VM alone.
+// kernel is missing on the same page says why; a second element boots a VM of its own, and the
+// two consoles stay apart.
 import { expect, test } from "@playwright/test";
 import type { X86VmElement } from "../web/vm/element";
 
 const BOOT_TIMEOUT_MS = 300_000;
 
-test("an <x86-vm> element boots the guest in its own terminal beside one that cannot start", async ({ page }, testInfo) => {
-  test.setTimeout(BOOT_TIMEOUT_MS + 120_000);
+test("<x86-vm> elements boot guests in terminals of their own beside one that cannot start", async ({ page }, testInfo) => {
+  test.setTimeout(2 * BOOT_TIMEOUT_MS + 120_000);
   const problems: string[] = [];
   page.on("pageerror", (error) => problems.push(error.message));
 
@@ -46,6 +47,32 @@ test("an <x86-vm> element boots the guest in its own terminal beside one that ca
   expect(after.width).toBeLessThan(box.width);
   expect(after.width).toBeGreaterThan(box.width - 60);
   expect(after.height).toBeLessThan(box.height);
+
+  // A second element on the same page boots a VM of its own; neither sees the other's console.
+  await page.evaluate(() => {
+    const first = document.querySelector<X86VmElement>("x86-vm#default")!;
+    const second = document.createElement("x86-vm");
+    second.id = "second";
+    for (const name of ["kernel", "initrd", "vmlinux", "cmdline"]) second.setAttribute(name, first.getAttribute(name) ?? "");
+    second.setAttribute("memory", "64");
+    first.after(second);
+  });
+  const consoles = await page.evaluate(async (timeout) => {
+    const [first, second] = await Promise.all(["default", "second"].map((id) => document.querySelector<X86VmElement>(`x86-vm#${id}`)!.ready));
+    await second.console.waitFor("/root # ", { timeout });
+    second.console.write("echo second-$((1 + 1)); grep MemTotal /proc/meminfo\n");
+    first.console.write("echo first-$((0 + 1))\n");
+    const [a, b] = await Promise.all([first.console.waitFor(/^first-1$/m), second.console.waitFor(/^MemTotal:\s+(\d+) kB$/m)]);
+    await second.console.waitFor("/root # ");
+    return { first: first.console.text(), second: second.console.text(), memTotalKb: Number(b.captures[0]), firstMatched: a.text };
+  }, BOOT_TIMEOUT_MS);
+  expect(consoles.firstMatched).toBe("first-1");
+  expect(consoles.second).toMatch(/^second-2$/m);
+  expect(consoles.first).not.toContain("second-");
+  expect(consoles.second).not.toContain("first-");
+  expect(consoles.memTotalKb).toBeLessThan(64 * 1024);
+  expect(consoles.memTotalKb).toBeGreaterThan(32 * 1024);
+  await expect(page.locator("x86-vm#second")).toHaveAttribute("data-state", "running");
 
   await page.screenshot({ path: testInfo.outputPath("x86-vm-element.png") });
   // stop() ends the VM at once; the element shows it.

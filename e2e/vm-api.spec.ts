@@ -1,7 +1,7 @@
 // The page's VM driven through its automation API (window.vm) from the README's fixture
 // (e2e/vm-fixture.ts, one boot for the file): waits on the console, commands written to it, pause
-// and resume, power-off; and the page's readable errors for a missing or malformed kernel and an
-// unsupported vCPU count.
+// and resume, reset, power-off; and the page's readable errors for a missing or malformed kernel,
+// an unsupported vCPU count, a guest that is not cached and a page without cross-origin isolation.
 import { expect, sh, test } from "./vm-fixture";
 
 test("the guest runs Linux 6.1", async ({ vmPage }) => {
@@ -99,4 +99,26 @@ test("a file that is not a kernel is named as such", async ({ page, request }) =
   await page.goto(`/?kernel=/guest/${manifest.initrd}`);
   await expect(page.locator("#status")).toHaveAttribute("data-state", "error", { timeout: 30_000 });
   await expect(page.locator("#status")).toContainText("The machine failed to start: the kernel image");
+});
+
+test("without a cached guest the page says how to fetch one", async ({ page }) => {
+  await page.route("**/guest/default.json", (route) => route.fulfill({ status: 404, contentType: "text/plain", body: "not in the guest cache" }));
+  await page.goto("/");
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "error", { timeout: 30_000 });
+  await expect(page.locator("#status")).toContainText('no guest image is cached (/guest/default.json: 404 Not Found): run "npm run guest:fetch" and reload');
+});
+
+test("a page served without cross-origin isolation explains what it needs", async ({ page }) => {
+  // The same page, its isolation headers dropped.
+  await page.route("**/", async (route) => {
+    const response = await route.fetch();
+    const headers = Object.fromEntries(Object.entries(response.headers()).filter(([name]) => !name.startsWith("cross-origin-")));
+    await route.fulfill({ response, headers });
+  });
+  await page.goto("/");
+  expect(await page.evaluate(() => crossOriginIsolated)).toBe(false);
+  await expect(page.locator("#status")).toHaveAttribute("data-state", "error");
+  await expect(page.locator("#status")).toContainText("This page is not cross-origin isolated");
+  await expect(page.locator("#status")).toContainText("Cross-Origin-Embedder-Policy: require-corp");
+  await expect(page.locator("#start")).toBeDisabled();
 });
