@@ -14,23 +14,8 @@ export const NOT_ISOLATED_MESSAGE = "This page is not cross-origin isolated, so 
   + "Serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp.";
 
 /** Boots a VM: resolves once the machine runs, rejects with a readable error for bad options or images. */
-export async function createVM(options: VMOptions): Promise<VM> {
-  const request = resolveOptions(options, document.baseURI);
-  if (!globalThis.crossOriginIsolated) throw new Error(NOT_ISOLATED_MESSAGE);
-  const worker = new Worker(new URL("./vmm-worker.ts", import.meta.url), { type: "module" });
-  const channel = new MessageChannel();
-  const vm = new VM(worker, channel.port1);
-  try {
-    const { seq, note } = await vm.whileAlive(vm.remote.boot(request, transfer(channel.port2, [channel.port2])));
-    vm.bootNote = note;
-    await vm.caughtUp(seq);
-    // Listeners added right after createVM resolves (in the same task) still see the first output.
-    setTimeout(() => vm.releaseConsole(), 0);
-    return vm;
-  } catch (error) {
-    vm.dispose();
-    throw error;
-  }
+export function createVM(options: VMOptions): Promise<VM> {
+  return VM.create(options);
 }
 
 /** A running VM. Get one from createVM(). */
@@ -39,10 +24,8 @@ export class VM {
   readonly console: VMConsole;
   /** Settles with the fate when the VM ends. */
   readonly ended: Promise<VMFate>;
-  /** The loader's note on how the kernel was placed (unpacked by the loader or by itself). */
-  bootNote = "";
-  /** @internal */
-  readonly remote: Remote<VmmApi>;
+  private readonly remote: Remote<VmmApi>;
+  private note = "";
   private readonly events = new Emitter<VMEvents>();
   private current: VMState = "starting";
   private currentFate: VMFate | undefined;
@@ -56,8 +39,27 @@ export class VM {
   /** Console batches held back until createVM's caller has had a chance to listen. */
   private held: Uint8Array[] | undefined = [];
 
-  /** @internal createVM() makes VMs. */
-  constructor(private readonly worker: Worker, private readonly port: MessagePort) {
+  /** What createVM() does. */
+  static async create(options: VMOptions): Promise<VM> {
+    const request = resolveOptions(options, document.baseURI);
+    if (!globalThis.crossOriginIsolated) throw new Error(NOT_ISOLATED_MESSAGE);
+    const worker = new Worker(new URL("./vmm-worker.ts", import.meta.url), { type: "module" });
+    const channel = new MessageChannel();
+    const vm = new VM(worker, channel.port1);
+    try {
+      const { seq, note } = await vm.whileAlive(vm.remote.boot(request, transfer(channel.port2, [channel.port2])));
+      vm.note = note;
+      await vm.caughtUp(seq);
+      // Listeners added right after createVM resolves (in the same task) still see the first output.
+      setTimeout(() => vm.releaseConsole(), 0);
+      return vm;
+    } catch (error) {
+      vm.dispose();
+      throw error;
+    }
+  }
+
+  private constructor(private readonly worker: Worker, private readonly port: MessagePort) {
     this.remote = wrap<VmmApi>(worker);
     this.ended = new Promise((resolve) => (this.settleEnded = resolve));
     this.console = new VMConsole((bytes) => port.postMessage({ type: "input", bytes } satisfies PageInput));
@@ -70,6 +72,11 @@ export class VM {
       this.finish({ reason: "failed", message: error.message }, this.seq + 1);
       this.dispose();
     });
+  }
+
+  /** The loader's note on how the kernel was placed (unpacked by the loader, or left to unpack itself). */
+  get bootNote(): string {
+    return this.note;
   }
 
   /** The lifecycle state. */
@@ -129,8 +136,8 @@ export class VM {
     return this.whileAlive(this.remote.stats());
   }
 
-  /** @internal Ends the worker and the port; the VM is unusable afterwards. */
-  dispose(): void {
+  /** Ends the worker and the port; the VM is unusable afterwards. */
+  private dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.leave(new Error(`the VM has ended (${this.currentFate?.reason ?? "stopped"})`));
@@ -140,19 +147,19 @@ export class VM {
     if (this.current !== "ended") this.finish({ reason: "stopped" }, this.seq + 1);
   }
 
-  /** @internal Races a call with the worker's end, so nothing waits on a gone worker. */
-  whileAlive<T>(call: Promise<T>): Promise<T> {
+  /** Races a call with the worker's end, so nothing waits on a gone worker. */
+  private whileAlive<T>(call: Promise<T>): Promise<T> {
     return Promise.race([call, this.gone]);
   }
 
-  /** @internal Resolves once the state change numbered `seq` has arrived over the port. */
-  caughtUp(seq: number): Promise<void> {
+  /** Resolves once the state change numbered `seq` has arrived over the port. */
+  private caughtUp(seq: number): Promise<void> {
     if (this.seq >= seq) return Promise.resolve();
     return new Promise((resolve) => this.seqWaiters.add({ seq, resolve }));
   }
 
-  /** @internal Emits the console output held back while createVM was resolving, and later output as it comes. */
-  releaseConsole(): void {
+  /** Emits the console output held back while createVM was resolving; later output goes out as it comes. */
+  private releaseConsole(): void {
     const held = this.held ?? [];
     this.held = undefined;
     for (const bytes of held) this.events.emit("console", bytes);
