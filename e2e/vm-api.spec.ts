@@ -51,6 +51,18 @@ test("pause stops the CPU and resume lets it go on", async ({ vmPage: page }) =>
   expect(resumed).toEqual({ state: "running", text: "paused-42" });
 });
 
+test("the control bar's buttons pause and resume the VM", async ({ vmPage: page }) => {
+  const status = page.locator("#status");
+  await page.locator("#pause").click();
+  await expect(status).toHaveAttribute("data-state", "paused");
+  expect(await page.evaluate(() => window.vm!.state())).toBe("paused");
+  await expect(page.locator("#pause")).toBeDisabled();
+  await page.locator("#resume").click();
+  await expect(status).toHaveAttribute("data-state", "running");
+  expect(await page.evaluate(() => window.vm!.state())).toBe("running");
+  await expect(page.locator("#start")).toBeDisabled();
+});
+
 test("reset boots the guest again on a new machine, the console going on", async ({ vmPage: page }) => {
   test.setTimeout(360_000);
   const states = await page.evaluate(async () => {
