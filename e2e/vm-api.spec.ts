@@ -76,6 +76,20 @@ test("reset boots the guest again on a new machine, the console going on", async
   expect(states).toEqual({ seen: ["starting", "running"], state: "running", boots: 2 });
 });
 
+test("the guest's own reboot boots it again", async ({ vmPage: page }) => {
+  test.setTimeout(360_000);
+  const after = await page.evaluate(async () => {
+    const vm = window.vm!;
+    const seen: string[] = [];
+    vm.on("state", (state) => seen.push(state));
+    vm.console.write("reboot\n");
+    await vm.console.waitFor("webvm-guest: init ready", { timeout: 300_000 });
+    await vm.console.waitFor("/root # ", { timeout: 60_000 });
+    return { seen, state: vm.state() };
+  });
+  expect(after).toEqual({ seen: ["starting", "running"], state: "running" });
+});
+
 test("power-off ends the VM with its fate, and later waits reject", async ({ vmPage: page }) => {
   test.setTimeout(120_000);
   const fate = await page.evaluate(async () => {
