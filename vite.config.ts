@@ -55,5 +55,10 @@ export default defineConfig({
   },
   preview: { headers: isolationHeaders },
   worker: { format: "es" },
-  build: { outDir: "../dist", emptyOutDir: true },
+  build: {
+    outDir: "../dist",
+    emptyOutDir: true,
+    // The page, and the page that embeds the <x86-vm> element.
+    rollupOptions: { input: { main: resolve(import.meta.dirname, "web/index.html"), embed: resolve(import.meta.dirname, "web/embed.html") } },
+  },
 });

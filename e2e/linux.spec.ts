@@ -40,7 +40,8 @@ test("the page boots Debian's kernel to a busybox shell that answers typed comma
   await expect.poll(() => consoleText(page), { timeout: BOOT_TIMEOUT_MS, intervals: [1000] }).toMatch(/webvm-guest: init ready[\s\S]*\/root #$/);
   await page.locator("#terminal").click();
   // The serial line carries no window size: give the shell the terminal's width.
-  await run(page, "stty cols 100 rows 30");
+  const { cols, rows } = await page.evaluate(() => window.vmTerminalSize());
+  await run(page, `stty cols ${cols} rows ${rows}`);
 
   expect(await run(page, "uname -a")).toMatch(/^Linux \S+ 6\.1\.0-\d+-686 #1 SMP PREEMPT_DYNAMIC Debian .* i686 GNU\/Linux$/m);
   expect(await run(page, "grep -E '^(vendor_id|fpu)\\s' /proc/cpuinfo")).toMatch(/vendor_id\s*: WebVMx86Core\nfpu\s*: yes/);
@@ -52,6 +53,27 @@ test("the page boots Debian's kernel to a busybox shell that answers typed comma
   expect(Math.abs(guestSeconds - Date.now() / 1000)).toBeLessThan(30);
   await run(page, "echo typed into the page > /tmp/file");
   expect(await run(page, "cat /tmp/file")).toBe("typed into the page");
+
+  // Keys a shell user relies on: Tab completes a command, Up recalls the last line, Ctrl-C interrupts.
+  const prompt = () => expect.poll(() => consoleText(page), { timeout: 60_000 }).toMatch(/\/root #$/);
+  const count = async (pattern: RegExp) => (await consoleText(page)).match(pattern)?.length ?? 0;
+  await prompt();
+  await page.keyboard.type("ech");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type('tab-"$((2 + 3))"');
+  await page.keyboard.press("Enter");
+  await expect.poll(() => count(/^tab-5$/gm), { timeout: 60_000 }).toBe(1);
+  expect(await consoleText(page)).toMatch(/^\/root # echo tab-"\$\(\(2 \+ 3\)\)"$/m);
+  await prompt();
+  await page.keyboard.press("ArrowUp");
+  await page.keyboard.press("Enter");
+  await expect.poll(() => count(/^tab-5$/gm), { timeout: 60_000 }).toBe(2);
+  await prompt();
+  await page.keyboard.type("sleep 1000");
+  await page.keyboard.press("Enter");
+  await expect.poll(() => consoleText(page)).toMatch(/sleep 1000$/);
+  await page.keyboard.press("Control+C");
+  expect(await run(page, "echo status $?")).toBe("status 130");
 
   expect(problems).toEqual([]);
   await page.screenshot({ path: testInfo.outputPath("linux-shell.png") });

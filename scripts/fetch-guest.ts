@@ -54,9 +54,11 @@ const manifestPath = join(cacheDir, "default.json");
 const requested = values.modules.split(",").map((m) => m.trim()).filter((m) => m !== "").map(moduleName);
 /**
  * Modules the PC's own devices need, always in an initrd built from Debian's kernel package:
- * pvpanic_mmio drives the pvpanic device (ACPI QEMU0001), so a panic reaches the VMM.
+ * pvpanic_mmio drives the pvpanic device (ACPI QEMU0001), so a panic reaches the VMM; button
+ * (the ACPI power button) and evdev (its key as an event device, which the initrd's acpid reads)
+ * make the power button shut the guest down.
  */
-const PLATFORM_MODULES = ["pvpanic_mmio"];
+const PLATFORM_MODULES = ["pvpanic_mmio", "button", "evdev"];
 /** What an initrd built from Debian's kernel package holds: the platform's modules and those asked for. */
 const debianModules = [...new Set([...PLATFORM_MODULES, ...requested])];
 

@@ -129,8 +129,8 @@ test("the script runs offline against a stand-in apt: mid-sync update, newest ke
       [`boot/vmlinuz-${release}`]: fakeBzImage(release),
       [`boot/config-${release}`]: "CONFIG_MODULE_COMPRESS_NONE=y\n",
       [`lib/modules/${release}/modules.order`]: "",
-      // Built in here, so the platform's pvpanic_mmio needs no .ko in this stand-in package.
-      [`lib/modules/${release}/modules.builtin`]: "kernel/drivers/virtio/virtio.ko\nkernel/drivers/misc/pvpanic/pvpanic-mmio.ko\n",
+      // Built in here, so the platform's modules need no .ko in this stand-in package.
+      [`lib/modules/${release}/modules.builtin`]: "kernel/drivers/virtio/virtio.ko\nkernel/drivers/misc/pvpanic/pvpanic-mmio.ko\nkernel/drivers/acpi/button.ko\nkernel/drivers/input/evdev.ko\n",
     });
     await pkg("busybox-static", { "bin/busybox": fakeBusybox() });
     const bin = join(work, "bin");
@@ -167,14 +167,14 @@ esac
     assert.equal(manifest.kernel, `debian-${release}/linux-image/boot/vmlinuz-${release}`);
     assert.equal(manifest.cmdline, "console=ttyS0");
     assert.deepEqual(manifest.packages, { [`linux-image-${release}`]: "1.0", "busybox-static": "1.0" });
-    assert.deepEqual(manifest.modules, ["pvpanic_mmio"], "the platform's modules go into every initrd built from Debian's kernel");
+    assert.deepEqual(manifest.modules, ["pvpanic_mmio", "button", "evdev"], "the platform's modules go into every initrd built from Debian's kernel");
     assert.ok(gunzipSync(await readFile(join(cache, manifest.initrd))).includes("TRAILER!!!"));
     assert.match(await readFile(log, "utf8"), /Dir::State::Lists=.*APT::Architecture=i386/);
 
     await writeFile(log, "");
     assert.match((await fetch()).stdout, /up to date/);
     const builtinOnly = await fetch("--modules", "virtio");
-    assert.match(builtinOnly.stdout, /built in, nothing to load: pvpanic_mmio virtio/);
+    assert.match(builtinOnly.stdout, /built in, nothing to load: pvpanic_mmio button evdev virtio/);
     assert.equal(await readFile(log, "utf8"), "", "a cached guest needs no apt at all");
   } finally {
     await rm(work, { recursive: true, force: true });

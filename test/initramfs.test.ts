@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { CpioArchive, CpioError, gzip } from "../workers/boot/cpio";
-import { buildGuestInitramfs, GUEST_READY_MARKER, initScript, INITTAB } from "../workers/boot/initramfs";
+import { ACPID_CONF, buildGuestInitramfs, GUEST_READY_MARKER, initScript, INITTAB } from "../workers/boot/initramfs";
 import { KernelModuleError, modulesDep, readModinfo, resolveModules, type KernelTree } from "../workers/boot/kernel-modules";
 import { parseGuestManifest } from "../workers/boot/guest-manifest";
 
@@ -229,6 +229,11 @@ test("the guest initramfs has /init, busybox, the console node and the modules w
   assert.equal(new TextDecoder().decode(m.get("etc/inittab")!.data), INITTAB);
   assert.match(INITTAB, /^::respawn:\/bin\/cttyhack \/bin\/sh -l$/m);
   assert.ok(init.includes(`echo "${GUEST_READY_MARKER}"`));
+  // The power button: acpid (started when an event device exists) runs /etc/acpi/power-button, which powers off.
+  assert.ok(init.indexOf("acpid") > init.lastIndexOf("insmod"), "acpid starts after the modules that make the event devices");
+  assert.equal(new TextDecoder().decode(m.get("etc/acpid.conf")!.data), ACPID_CONF);
+  assert.equal(m.get("etc/acpi/power-button")!.mode, 0o100755);
+  assert.match(new TextDecoder().decode(m.get("etc/acpi/power-button")!.data), /\nexec \/bin\/busybox poweroff\n$/);
   const base = `lib/modules/${RELEASE}`;
   const insmods = [...init.matchAll(/^insmod (\S+)/gm)].map((x) => x[1]);
   assert.deepEqual(insmods, ["virtio", "virtio_ring", "virtio_blk"].map((n) => `/${base}/kernel/drivers/${n === "virtio_blk" ? "block" : "virtio"}/${n}.ko`));

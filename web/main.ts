@@ -1,55 +1,62 @@
 /**
- * The page: boots the cached default guest (guest/default.json, served at /guest/ by
- * vite.config.ts) on the PC machine (workers/pc-machine.ts) with COM1 on an xterm.js terminal
- * that takes the keyboard. The terminal's text is exposed as `window.vmConsoleText()`; the status
- * line carries the page state in `data-state` and, at the end, the guest's fate in `data-fate`.
+ * The page: boots a guest on load through the VM handle API (web/vm/) with COM1 on an xterm.js
+ * terminal that takes the keyboard, and a control bar (start, pause, resume, reset, power-off,
+ * memory, vCPUs). What it boots comes from the URL's parameters or the cached default guest
+ * (web/boot-config.ts). For automation: the VM is `window.vm`, the terminal's text is
+ * `window.vmConsoleText()`, and the status line carries the page state in `data-state` and, at
+ * the end, the guest's fate in `data-fate`.
  */
 import "@xterm/xterm/css/xterm.css";
 import "./style.css";
 import { Terminal } from "@xterm/xterm";
-import coreUrl from "../build/core.wasm?url";
-import { parseGuestManifest } from "../workers/boot/guest-manifest";
-import { PcMachine, type MachineFate } from "../workers/pc-machine";
-import type { VcpuStats } from "../workers/vcpu";
-import { webWorkerHandle } from "../workers/worker-handle";
+import { bootImages, numberParam, type BootImages } from "./boot-config";
+import { createVM, NOT_ISOLATED_MESSAGE, type VM, type VMFate, type VMState, type VMStats } from "./vm/index";
+import { attachConsole, fitToContainer, terminalText } from "./vm/terminal";
 
 declare global {
   interface Window {
-    /** The terminal's text: one line per row, trailing blanks trimmed. */
+    /** The page's VM, once one has been created. */
+    vm: VM | undefined;
+    /** The terminal's text: one line per line the guest wrote, trailing blanks trimmed. */
     vmConsoleText(): string;
+    /** The terminal's size, which the guest's shell learns only when told (`stty cols C rows R`): a serial line carries none. */
+    vmTerminalSize(): { cols: number; rows: number };
     /** The running machine's counters (instructions, device accesses by kind, exits, halts); undefined before it starts. */
-    vmStats(): VcpuStats | undefined;
+    vmStats(): Promise<VMStats | undefined>;
   }
 }
 
 /** What the status line shows (`data-state`), so styles and tests need not parse its text. */
-type PageState = "loading" | "running" | "ended" | "error";
+type PageState = "loading" | VMState | "error";
 
-function element(id: string): HTMLElement {
+function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
   if (!found) throw new Error(`index.html has no #${id}`);
-  return found;
+  return found as T;
 }
 
 const statusLine = element("status");
-const terminal = new Terminal({ rows: 30, cols: 100, scrollback: 5000, convertEol: false });
-terminal.open(element("terminal"));
-
-window.vmStats = () => undefined;
-window.vmConsoleText = () => {
-  const buffer = terminal.buffer.active;
-  const lines: string[] = [];
-  for (let row = 0; row < buffer.length; row++) lines.push(buffer.getLine(row)?.translateToString(true) ?? "");
-  return lines.join("\n").trimEnd();
+const controls = element<HTMLFormElement>("controls");
+const memoryInput = element<HTMLInputElement>("memory");
+const cpusInput = element<HTMLInputElement>("cpus");
+const buttons = {
+  start: element<HTMLButtonElement>("start"),
+  pause: element<HTMLButtonElement>("pause"),
+  resume: element<HTMLButtonElement>("resume"),
+  reset: element<HTMLButtonElement>("reset"),
+  powerOff: element<HTMLButtonElement>("power-off"),
 };
+const terminalBox = element("terminal");
+const terminal = new Terminal({ rows: 30, cols: 100, scrollback: 5000, convertEol: false });
+terminal.open(terminalBox);
+fitToContainer(terminal, terminalBox);
 
-function setStatus(state: PageState, text: string, fate?: MachineFate["reason"]): void {
-  statusLine.dataset.state = state;
-  if (fate) statusLine.dataset.fate = fate;
-  statusLine.textContent = text;
-}
+window.vm = undefined;
+window.vmConsoleText = () => terminalText(terminal);
+window.vmTerminalSize = () => ({ cols: terminal.cols, rows: terminal.rows });
+window.vmStats = async () => window.vm?.stats();
 
-const FATE_TEXT: Record<MachineFate["reason"], string> = {
+const FATE_TEXT: Record<VMFate["reason"], string> = {
   "power-off": "The guest powered off.",
   panic: "The guest's kernel panicked.",
   reset: "The guest reset the machine.",
@@ -58,52 +65,82 @@ const FATE_TEXT: Record<MachineFate["reason"], string> = {
   failed: "The machine stopped:",
 };
 
-/** Fetches a file of the guest cache; a missing one gets a message saying how to make it. */
-async function fetchGuestFile(path: string): Promise<Response> {
-  const response = await fetch(`/guest/${path}`);
-  if (!response.ok) throw new Error(`the guest image ${path} is not cached (${response.status}): run "npm run guest:fetch" and reload`);
-  return response;
+const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+function setStatus(state: PageState, text: string, fate?: VMFate["reason"]): void {
+  statusLine.dataset.state = state;
+  if (fate) statusLine.dataset.fate = fate;
+  else delete statusLine.dataset.fate;
+  statusLine.textContent = text;
+  const live = state === "running" || state === "paused";
+  buttons.start.disabled = state === "loading" || state === "starting" || live;
+  buttons.pause.disabled = state !== "running";
+  buttons.resume.disabled = state !== "paused";
+  buttons.reset.disabled = !live;
+  buttons.powerOff.disabled = !live;
 }
 
-async function main(): Promise<void> {
+function showState(state: VMState, name: string, vm: VM): void {
+  if (state === "ended") {
+    const fate = vm.fate()!;
+    setStatus(fate.reason === "failed" ? "error" : "ended", fate.reason === "failed" ? `${FATE_TEXT.failed} ${fate.message}` : FATE_TEXT[fate.reason], fate.reason);
+  } else {
+    setStatus(state, { starting: `Starting ${name}…`, running: `Running ${name}…`, paused: `Paused ${name}.` }[state]);
+  }
+}
+
+let images: BootImages | undefined;
+let detach: (() => void) | undefined;
+
+/** Boots a new VM with the control bar's memory and vCPUs. */
+async function start(): Promise<void> {
+  setStatus("loading", "Loading the guest…");
+  detach?.();
+  images ??= await bootImages(new URLSearchParams(location.search));
+  const vm = await createVM({ ...images.options, memory: memoryInput.valueAsNumber, cpus: cpusInput.valueAsNumber });
+  window.vm = vm;
+  terminal.reset();
+  detach = attachConsole(terminal, vm);
+  const name = images.name;
+  vm.on("state", (state) => showState(state, name, vm));
+  showState(vm.state(), name, vm);
+  terminal.focus();
+}
+
+/** Runs a control; a failure shows on the status line instead of being lost. */
+function act(control: (vm: VM) => Promise<void>): () => void {
+  return () => {
+    const vm = window.vm;
+    if (vm) control(vm).catch((error: unknown) => setStatus("error", `The machine failed: ${message(error)}`));
+  };
+}
+
+controls.addEventListener("submit", (event) => {
+  event.preventDefault();
+  start().catch((error: unknown) => setStatus("error", `The machine failed to start: ${message(error)}`));
+});
+buttons.pause.addEventListener("click", act((vm) => vm.pause()));
+buttons.resume.addEventListener("click", act((vm) => vm.resume()));
+buttons.reset.addEventListener("click", act((vm) => vm.reset()));
+buttons.powerOff.addEventListener("click", act((vm) => vm.powerOff()));
+
+function main(): void {
   if (!crossOriginIsolated) {
-    setStatus("error", "This page is not cross-origin isolated, so it cannot share memory with its workers. "
-      + "Serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp "
-      + "(npm start and vite preview do).");
+    setStatus("error", `${NOT_ISOLATED_MESSAGE} (npm start and vite preview do.)`);
+    buttons.start.disabled = true;
     return;
   }
-  setStatus("loading", "Loading the guest…");
-  const manifest = parseGuestManifest(await (await fetchGuestFile("default.json")).json());
-  const [core, kernel, initrd, vmlinux] = await Promise.all([
-    WebAssembly.compileStreaming(fetch(coreUrl)),
-    fetchGuestFile(manifest.kernel).then((r) => r.arrayBuffer()),
-    fetchGuestFile(manifest.initrd).then((r) => r.arrayBuffer()),
-    // Only a speed-up: without it the loader unpacks the kernel's payload itself.
-    manifest.vmlinux ? fetchGuestFile(manifest.vmlinux).then((r) => r.arrayBuffer(), () => undefined) : undefined,
-  ]);
-  const machine = await PcMachine.create({
-    core,
-    // Written out whole, so Vite sees each `new Worker(new URL(...))` and bundles the worker.
-    spawnVcpu: () => webWorkerHandle(new Worker(new URL("../workers/vcpu-worker.ts", import.meta.url), { type: "module" })),
-    spawnUart: () => webWorkerHandle(new Worker(new URL("../workers/devices/uart-worker.ts", import.meta.url), { type: "module" })),
-    spawnChipset: () => webWorkerHandle(new Worker(new URL("../workers/devices/chipset-worker.ts", import.meta.url), { type: "module" })),
-    kernel: new Uint8Array(kernel),
-    initrd: new Uint8Array(initrd),
-    vmlinux: vmlinux && new Uint8Array(vmlinux),
-    cmdline: manifest.cmdline,
-    onConsoleOutput: (bytes) => terminal.write(bytes),
-  });
-  window.vmStats = () => machine.stats();
-  const encoder = new TextEncoder();
-  terminal.onData((data) => machine.writeConsole(encoder.encode(data)));
-  terminal.focus();
+  const params = new URLSearchParams(location.search);
   try {
-    setStatus("running", `Running Linux ${manifest.kernelRelease}…`);
-    const fate = await machine.run();
-    setStatus(fate.reason === "failed" ? "error" : "ended", fate.reason === "failed" ? `${FATE_TEXT.failed} ${fate.message}` : FATE_TEXT[fate.reason], fate.reason);
-  } finally {
-    await machine.destroy();
+    const memory = numberParam(params, "memory");
+    const cpus = numberParam(params, "cpus");
+    if (memory !== undefined) memoryInput.value = String(memory);
+    if (cpus !== undefined) cpusInput.value = String(cpus);
+  } catch (error) {
+    setStatus("error", message(error));
+    return;
   }
+  start().catch((error: unknown) => setStatus("error", `The machine failed to start: ${message(error)}`));
 }
 
-main().catch((error: unknown) => setStatus("error", `The machine failed: ${error instanceof Error ? error.message : String(error)}`));
+main();

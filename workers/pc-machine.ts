@@ -9,7 +9,7 @@
  * INTA cycle of an 8259 interrupt, accesses no device claims (open bus), and the guest's fate
  * (an ACPI power-off or a reset from the chipset, a triple fault or a failure from the vCPU).
  *
- * Lifecycle: create() --> run() resolves with the fate --> destroy().
+ * Lifecycle: create() --> run() resolves with the fate --> destroy(); pause() and resume() in between.
  */
 import { gpa, ramOffset } from "./addresses";
 import { loadLinux, type LinuxBootPlacement } from "./boot/linux-loader";
@@ -208,6 +208,16 @@ export class PcMachine {
    */
   pressPowerButton(): void {
     this.chipset.pressPowerButton();
+  }
+
+  /** Stops the guest's CPU at its next instruction boundary; the devices and their clocks go on, so guest time jumps on resume(). */
+  pause(): Promise<void> {
+    return this.vcpu.pause();
+  }
+
+  /** Lets a paused CPU go on. */
+  resume(): void {
+    this.vcpu.resume();
   }
 
   /** The vCPU's counters: instructions, device accesses by kind, exits to the owner, halts. Readable while it runs. */

@@ -1,7 +1,8 @@
 /**
  * The standard guest initramfs: a static busybox, an /init script that mounts the kernel's
  * filesystems and hands over to busybox init, which keeps a shell on the console and carries out
- * `poweroff` and `reboot`, and any kernel modules asked for by name.
+ * `poweroff` and `reboot` (and the ACPI power button's press, through busybox acpid, when the
+ * kernel's `button` and `evdev` drivers are loaded), and any kernel modules asked for by name.
  * Pure (the kernel package is reached through `KernelTree.read`), so a page can build one too.
  */
 import { CpioArchive, CpioError, gzip } from "./cpio";
@@ -14,7 +15,7 @@ export const GUEST_READY_MARKER = "webvm-guest: init ready";
  * The version of what buildGuestInitramfs() puts in an initrd (/init, the layout). Raise it with
  * any change there: guest:fetch rebuilds a cached initrd of another version.
  */
-export const INITRAMFS_VERSION = 2;
+export const INITRAMFS_VERSION = 3;
 
 export interface GuestInitramfsOptions {
   /** A statically linked i386 busybox (Debian's busybox-static), installed as /bin/busybox. */
@@ -63,6 +64,9 @@ export async function buildGuestInitramfs(options: GuestInitramfsOptions): Promi
   cpio.file("/init", utf8.encode(initScript(loadOrder)), 0o755);
   cpio.file("/etc/inittab", utf8.encode(INITTAB), 0o644);
   cpio.file("/etc/profile", utf8.encode(PROFILE), 0o644);
+  cpio.directory("/etc/acpi");
+  cpio.file("/etc/acpid.conf", utf8.encode(ACPID_CONF), 0o644);
+  cpio.file("/etc/acpi/power-button", utf8.encode(POWER_BUTTON_ACTION), 0o755);
   return { image: await gzip(cpio.toBytes()), modules: resolved.modules.map((m) => m.name), builtin: resolved.builtin };
 }
 
@@ -80,6 +84,8 @@ export function initScript(modulePaths: readonly string[]): string {
     "mount -t devtmpfs devtmpfs /dev",
     "mount -t tmpfs tmpfs /tmp",
     ...modulePaths.map((p) => `insmod ${p} || echo "init: could not load ${p}"`),
+    // The power button reaches userspace as a key on an event device (button + evdev); without one, acpid has nothing to read.
+    "[ -e /dev/input/event0 ] && acpid -l /tmp/acpid.log",
     `echo "${GUEST_READY_MARKER}"`,
     "exec init",
     "",
@@ -94,6 +100,14 @@ export function initScript(modulePaths: readonly string[]): string {
  * the root is the initramfs.
  */
 export const INITTAB = "::respawn:/bin/cttyhack /bin/sh -l\n";
+
+/**
+ * busybox acpid: it names the power button's key (KEY_POWER) "button/power PWRF 00000080" and runs
+ * the action of the first key the name contains, a path under /etc/acpi.
+ */
+export const ACPID_CONF = "PWRF power-button\n";
+/** Pressing the power button shuts down cleanly, as `poweroff` does: init stops everything, then ACPI S5. */
+const POWER_BUTTON_ACTION = "#!/bin/busybox sh\nexec /bin/busybox poweroff\n";
 
 /** Read by the login shell: init leaves HOME=/ and the working directory at /. */
 const PROFILE = ["export HOME=/root", "cd /root", ""].join("\n");
