@@ -58,9 +58,10 @@ export function run(block: usize, budget: i32): i32 {
     let exit = acceptInterrupts();
     // A decoded block runs only where nothing waits at the acceptance point (a shadow, an
     // interrupt to take): there the interpreter keeps the one-instruction granularity.
-    const decoded = exit == EXIT_NONE && !eventCheck ? findBlock(budget - retired) : 0;
+    const most = budget - retired;
+    const decoded = exit == EXIT_NONE && !eventCheck ? findBlock(most) : 0;
     if (decoded != 0) {
-      exit = runDecoded(decoded, csBig);
+      exit = runDecoded(decoded, csBig, most);
       retired += blockRetired;
       if (exit == EXIT_NONE) continue;
       reason = exit;
@@ -84,10 +85,10 @@ export function run(block: usize, budget: i32): i32 {
 }
 
 // What compiled blocks (workers/jit/) call and touch in this module.
-export { faultAt, leave, runMiddleRecord, runRecords } from "./cpu/block-run";
+export { blockRetired, faultAt, leave, runMiddleRecord, runRecords } from "./cpu/block-run";
 export { codeChanged } from "./cpu/blocks";
 export { faultVector } from "./cpu/fault";
-export { lazyDst, lazyOp, lazyRes, lazySrc, lazyTop } from "./cpu/flags";
+export { flags, lazyDst, lazyOp, lazyRes, lazySrc, lazyTop } from "./cpu/flags";
 export { eventCheck } from "./cpu/interp";
-export { jitAlu, jitCondition, jitDec, jitImul, jitInc, jitRead, jitShift, jitWrite } from "./cpu/jit";
+export { jitAlu, jitCondition, jitDec, jitInc, jitRead, jitShift, jitWrite } from "./cpu/jit";
 export { userOffset } from "./cpu/memory";

@@ -33,7 +33,7 @@ export const B_HITS = 4; // u16: runs, counted up to the JIT threshold
 export const B_COMPILED = 6; // u16: index of the block's compiled function in the function table; 0: none
 export const B_RECORDS = 8;
 /** Records per block at most: bounds a block's size and the instructions it retires at once. */
-const MAX_RECORDS = 32;
+const MAX_RECORDS = 64;
 const MAX_BLOCK = B_RECORDS + MAX_RECORDS * (RECORD_SIZE + 15);
 /** Times writes may drop a page's blocks before the page is left to the interpreter. */
 const MAX_DROPS: u32 = 8;

@@ -6,17 +6,20 @@
 // lazy, flag tests it cannot do from values at hand, whole records.
 
 import { LAZY_DEC, LAZY_INC } from "../abi/block-records";
-import { alu, imul, shift } from "./alu";
+import { alu, shift } from "./alu";
 import { runBlock } from "./block-run";
 import { B_COMPILED, countRun } from "./blocks";
 import { condition, setLazy } from "./flags";
 import { readSeg, writeSeg } from "./memory";
 import { beginInstructionAt, eip } from "./state";
 
-/** Runs a decoded block, compiled when it has been: as runBlock(). */
-export function runDecoded(block: usize, big: bool): i32 {
+/**
+ * Runs a decoded block, compiled when it has been: as runBlock(). A compiled block that loops to
+ * its own start may run again and again while it fits in `most` instructions.
+ */
+export function runDecoded(block: usize, big: bool, most: i32): i32 {
   const compiled = <u32>load<u16>(block + B_COMPILED);
-  if (compiled != 0) return call_indirect<i32>(compiled, eip);
+  if (compiled != 0) return call_indirect<i32>(compiled, eip, most);
   if (big) countRun(block);
   return runBlock(block, big);
 }
@@ -38,14 +41,9 @@ export function jitWrite(seg: i32, offset: u32, size: i32, value: u32, start: u3
   writeSeg(seg, offset, size, value);
 }
 
-/** A 32-bit ALU operation (ADC and SBB, which compiled code leaves to the core), flags set. */
-export function jitAlu(op: i32, dst: u32, src: u32): u32 {
-  return alu(op, dst, src, 4);
-}
-
-/** 32-bit IMUL's truncated product, flags set. */
-export function jitImul(a: u32, b: u32): u32 {
-  return <u32>imul(a, b, 4);
+/** An ALU operation (ADC and SBB, which compiled code leaves to the core) at operand size `size`, flags set. */
+export function jitAlu(op: i32, dst: u32, src: u32, size: i32): u32 {
+  return alu(op, dst, src, size);
 }
 
 /** A group-2 operation `op` on a 32-bit value, flags set. */

@@ -8,14 +8,15 @@
  * device accesses and self-modifying code behave exactly as in the core.
  */
 import {
-  ADDR16, ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, K_ALU_MI, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM,
-  K_ALU_RR, K_ALU_RR32, K_DEC32, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC32, K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR,
-  K_MOV_RI, K_MOV_RM, K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR, K_NOP, K_SHIFT_RC, K_SHIFT_RI, LAZY_ADD, LAZY_LOGIC,
+  ADDR16, ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, K_ALU_MI, K_CALL, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM,
+  K_ALU_RR, K_ALU_RR32, K_CMOV_RM, K_CMOV_RR, K_DEC32, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC32, K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR,
+  K_MOV_RI, K_MOV_RM, K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR, K_NOP, K_POP_R, K_PUSH_I, K_PUSH_R, K_RET, K_SETCC, K_SHIFT_RC, K_SHIFT_RI, LAZY_ADD, LAZY_LOGIC, LAZY_NONE,
   LAZY_SUB, MOVX_SIGNED, NO_REG, R_A, R_B, R_BASE, R_DISP, R_IMM, R_INDEX, R_KIND, R_LEN, R_OP, R_SIZE, RECORD_SIZE,
 } from "../../assembly/abi/block-records";
 import {
-  REG_GPR_U64, REG_SEG_BASE, SEG_ATTRS_U16, SEG_BASE_U64, SEG_LIMIT_U32, SEG_SIZE, TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE,
-  TLB_READ_HOST_U32, TLB_READ_SUPER_U32, TLB_WRITE_HOST_U32, TLB_WRITE_SUPER_U32, VMH_BASE, VMH_DIRTY_LOG_U32,
+  REG_GPR_U64, REG_SEG_BASE, SEG_ATTR_DB, SEG_SS, SEG_ATTRS_U16, SEG_BASE_U64, SEG_LIMIT_U32, SEG_SIZE, TLB_BASE, TLB_ENTRIES, TLB_ENTRY_SIZE,
+  TLB_READ_HOST_U32, TLB_READ_SUPER_U32, TLB_WRITE_HOST_U32, TLB_WRITE_SUPER_U32, VCPU_REQUEST_U32, VMH_BASE,
+  VMH_DIRTY_LOG_U32,
 } from "../../assembly/abi/layout";
 import { CodeWriter, Op, writeModule, type FunctionImport, type GlobalImport } from "./wasm-writer";
 
@@ -33,11 +34,10 @@ const FUNCTIONS: readonly FunctionImport[] = [
   { module: "core", name: "jitCondition", params: 1, results: 1 },
   { module: "core", name: "jitRead", params: 4, results: 1 },
   { module: "core", name: "jitWrite", params: 5, results: 0 },
-  { module: "core", name: "jitImul", params: 2, results: 1 },
   { module: "core", name: "jitShift", params: 3, results: 1 },
   { module: "core", name: "jitInc", params: 1, results: 1 },
   { module: "core", name: "jitDec", params: 1, results: 1 },
-  { module: "core", name: "jitAlu", params: 3, results: 1 },
+  { module: "core", name: "jitAlu", params: 4, results: 1 },
 ];
 const F_MIDDLE = 0;
 const F_RECORDS = 1;
@@ -46,13 +46,13 @@ const F_FAULT = 3;
 const F_CONDITION = 4;
 const F_READ = 5;
 const F_WRITE = 6;
-const F_IMUL = 7;
-const F_SHIFT = 8;
-const F_INC = 9;
-const F_DEC = 10;
-const F_ALU = 11;
+const F_SHIFT = 7;
+const F_INC = 8;
+const F_DEC = 9;
+const F_ALU = 10;
 const GLOBALS: readonly GlobalImport[] = [
   "codeChanged", "eventCheck", "faultVector", "userOffset", "lazyOp", "lazyDst", "lazySrc", "lazyRes", "lazyTop",
+  "blockRetired", "flags",
 ].map((name) => ({ module: "core", name }));
 const G_CODE_CHANGED = 0;
 const G_EVENT_CHECK = 1;
@@ -63,22 +63,32 @@ const G_LAZY_DST = 5;
 const G_LAZY_SRC = 6;
 const G_LAZY_RES = 7;
 const G_LAZY_TOP = 8;
+const G_BLOCK_RETIRED = 9;
+const G_FLAGS = 10;
+/** The arithmetic flags in EFLAGS: CF PF AF ZF SF OF. */
+const ARITH_FLAGS = 0x8d5;
 
 /** The names compiled blocks import from the core's exports. */
 export const CORE_IMPORTS: readonly string[] = [...FUNCTIONS, ...GLOBALS].map((i) => i.name);
 
-// Locals of a compiled block: its parameter, EIP at entry, then scratch, the operands and result
-// of the last flag-setting record the block ran itself, and a memory access's parts.
+// Locals of a compiled block: its parameters (EIP at entry, the most instructions it may retire),
+// then scratch, the operands and result of the last flag-setting record the block ran itself, a
+// memory access's parts, and the instructions retired by earlier rounds of a loop to its start.
 const L_EIP = 0;
-const L_TEMP = 1;
-const L_DST = 2;
-const L_SRC = 3;
-const L_RES = 4;
-const L_OFFSET = 5; // the operand's offset in its segment
-const L_LINEAR = 6;
-const L_ENTRY = 7; // TLB entry index * TLB_ENTRY_SIZE
-const L_VALUE = 8;
-const LOCALS = 8;
+const L_MOST = 1;
+const L_TEMP = 2;
+const L_DST = 3;
+const L_SRC = 4;
+const L_RES = 5;
+const L_OFFSET = 6; // the operand's offset in its segment
+const L_LINEAR = 7;
+const L_ENTRY = 8; // TLB entry index * TLB_ENTRY_SIZE
+const L_VALUE = 9;
+const L_ROUNDS = 10;
+const LOCALS = 9;
+
+/** Register number of ESP. */
+const ESP = 4;
 
 /** runRecord()'s "go on" result (block-run.ts NEXT). */
 const NEXT = -1;
@@ -107,39 +117,96 @@ const ALU_WASM: Record<number, Op> = {
   [ALU_ADD]: Op.i32Add, [ALU_OR]: Op.i32Or, [ALU_AND]: Op.i32And, [ALU_SUB]: Op.i32Sub, [ALU_XOR]: Op.i32Xor, [ALU_CMP]: Op.i32Sub,
 };
 
-/** Compiles one block: the body of a function (EIP at entry) -> exit reason. */
+/** Compiles one block: the body of a function (EIP at entry, most instructions) -> exit reason. */
 class BlockCompiler {
   private readonly code = new CodeWriter();
   private known: KnownFlags;
+  private readonly count: number;
+  /** Whether the block branches back to its start: its function then loops itself. */
+  private readonly loops: boolean;
 
-  constructor(private readonly view: DataView, private readonly block: number, private readonly vcpu: number) {}
+  constructor(private readonly view: DataView, private readonly block: number, private readonly vcpu: number) {
+    this.count = view.getUint16(block + B_COUNT, true);
+    this.loops = this.loopsToStart();
+  }
 
   compile(): CodeWriter {
     const c = this.code;
+    if (this.loops) c.loop();
     c.i32(0).global(Op.globalSet, G_CODE_CHANGED);
-    const count = this.view.getUint16(this.block + B_COUNT, true);
     let offset = 0; // of the record's instruction from the block's start
-    for (let i = 0; i < count; i++) {
-      const rec = new RecordView(this.view, this.block + B_RECORDS + i * RECORD_SIZE);
+    for (let i = 0; i < this.count; i++) {
+      const rec = this.record(i);
       const end = offset + rec.u8(R_LEN);
-      const last = i === count - 1;
+      const last = i === this.count - 1;
       if (last && rec.kind === K_JMP && rec.size === 4) {
+        if (toStart(end, rec)) this.againOrBranch(i, 0);
         this.leave(i, end + rec.u32(R_IMM));
-        return c;
+        return this.finish();
       }
       if (!this.inline(rec, i, offset, end)) {
         if (last) {
-          c.i32(this.block).i32(i);
-          this.pc(offset);
-          c.i32(1).call(F_RECORDS).op(Op.return);
-          return c;
+          this.runTail(i, offset);
+          return this.finish();
         }
         this.runInCore(i, offset);
       }
       offset = end;
     }
-    this.leave(count - 1, offset);
-    return c;
+    this.leave(this.count - 1, offset);
+    return this.finish();
+  }
+
+  private finish(): CodeWriter {
+    if (this.loops) this.code.op(Op.end).op(Op.unreachable);
+    return this.code;
+  }
+
+  private record(i: number): RecordView {
+    return new RecordView(this.view, this.block + B_RECORDS + i * RECORD_SIZE);
+  }
+
+  /** Whether a branch of the block goes back to its start (a loop the function runs itself). */
+  private loopsToStart(): boolean {
+    let offset = 0;
+    for (let i = 0; i < this.count; i++) {
+      const rec = this.record(i);
+      offset += rec.u8(R_LEN);
+      if ((rec.kind === K_JCC || rec.kind === K_JMP) && rec.size === 4 && toStart(offset, rec)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * At a branch to the block's start, taken after record i (`depth` blocks inside the function's
+   * loop): runs the block again when another whole round fits the instructions allowed and
+   * nothing waits at the acceptance point (an event, a request from the owner).
+   */
+  private againOrBranch(i: number, depth: number): void {
+    const c = this.code;
+    this.get(L_ROUNDS);
+    c.i32(i + 1 + this.count).op(Op.i32Add);
+    this.get(L_MOST);
+    c.op(Op.i32LeS);
+    c.global(Op.globalGet, G_EVENT_CHECK).op(Op.i32Eqz).op(Op.i32And);
+    c.i32(0).atomicLoad(this.vcpu + VCPU_REQUEST_U32).op(Op.i32Eqz).op(Op.i32And);
+    c.ifVoid();
+    this.get(L_ROUNDS);
+    c.i32(i + 1).op(Op.i32Add);
+    this.set(L_ROUNDS);
+    c.br(depth + 1);
+    c.op(Op.end);
+  }
+
+  /** Returns the exit on the stack, counting the rounds a loop to the block's start ran before. */
+  private ret(): void {
+    const c = this.code;
+    if (this.loops) {
+      c.global(Op.globalGet, G_BLOCK_RETIRED);
+      this.get(L_ROUNDS);
+      c.op(Op.i32Add).global(Op.globalSet, G_BLOCK_RETIRED);
+    }
+    c.op(Op.return);
   }
 
   /** Pushes EIP + `offset` (the block's code is 32-bit, so EIP wraps at 4 GiB as i32 does). */
@@ -152,7 +219,16 @@ class BlockCompiler {
   private leave(i: number, offset: number): void {
     this.code.i32(i);
     this.pc(offset);
-    this.code.i32(1).call(F_LEAVE).op(Op.return);
+    this.code.i32(1).call(F_LEAVE);
+    this.ret();
+  }
+
+  /** Returns runRecords() from record i at `offset`: the core runs the rest of the block. */
+  private runTail(i: number, offset: number): void {
+    this.code.i32(this.block).i32(i);
+    this.pc(offset);
+    this.code.i32(1).call(F_RECORDS);
+    this.ret();
   }
 
   /** The core runs record i; its exit, if any, ends the block. */
@@ -160,8 +236,9 @@ class BlockCompiler {
     const c = this.code;
     c.i32(this.block).i32(i);
     this.pc(offset);
-    c.call(F_MIDDLE).local(Op.localTee, L_TEMP).i32(NEXT).op(Op.i32Ne).ifVoid()
-      .local(Op.localGet, L_TEMP).op(Op.return).op(Op.end);
+    c.call(F_MIDDLE).local(Op.localTee, L_TEMP).i32(NEXT).op(Op.i32Ne).ifVoid().local(Op.localGet, L_TEMP);
+    this.ret();
+    c.op(Op.end);
     this.known = undefined;
   }
 
@@ -320,7 +397,9 @@ class BlockCompiler {
   private endIfFaulted(i: number): void {
     const c = this.code;
     c.global(Op.globalGet, G_FAULT_VECTOR).i32(NO_FAULT).op(Op.i32Ne).ifVoid();
-    c.i32(i).call(F_FAULT).op(Op.return).op(Op.end);
+    c.i32(i).call(F_FAULT);
+    this.ret();
+    c.op(Op.end);
   }
 
   /** Sets L_OFFSET to the record's effective address. */
@@ -376,80 +455,137 @@ class BlockCompiler {
         this.writeOperand(rec, i, start, end, size, () => (rec.kind === K_MOV_MR ? this.loadReg(b, size) : c.i32(rec.u32(R_IMM))));
         return true;
       case K_ALU_RR32: case K_ALU_RI32: case K_ALU_RR: case K_ALU_RI:
-        if (size !== 4) return false;
-        this.loadReg(a, 4);
+        this.loadReg(a, size);
         this.set(L_DST);
-        if (rec.kind === K_ALU_RR32 || rec.kind === K_ALU_RR) this.loadReg(b, 4);
+        if (rec.kind === K_ALU_RR32 || rec.kind === K_ALU_RR) this.loadReg(b, size);
         else c.i32(rec.u32(R_IMM));
         this.set(L_SRC);
-        this.alu(op);
-        if (op < 7) this.storeReg(a, 4, () => this.get(L_RES)); // not CMP, not TEST
+        this.alu(op, size);
+        if (op < 7) this.storeReg(a, size, () => this.get(L_RES)); // not CMP, not TEST
         return true;
       case K_ALU_RM:
-        if (size !== 4 || rec.address16) return false;
+        if (rec.address16) return false;
         this.operandOffset(rec);
-        this.readOperand(rec, i, start, 4);
-        this.loadReg(a, 4);
+        this.readOperand(rec, i, start, size);
+        this.loadReg(a, size);
         this.set(L_DST);
         this.get(L_VALUE);
         this.set(L_SRC);
-        this.alu(op);
-        if (op < 7) this.storeReg(a, 4, () => this.get(L_RES));
+        this.alu(op, size);
+        if (op < 7) this.storeReg(a, size, () => this.get(L_RES));
         this.leaveIfChanged(i, end);
         return true;
       case K_ALU_MR: case K_ALU_MI:
-        if (size !== 4 || rec.address16) return false;
+        if (rec.address16) return false;
         this.operandOffset(rec);
-        this.readOperand(rec, i, start, 4);
+        this.readOperand(rec, i, start, size);
         this.get(L_VALUE);
         this.set(L_DST);
-        if (rec.kind === K_ALU_MR) this.loadReg(b, 4);
+        if (rec.kind === K_ALU_MR) this.loadReg(b, size);
         else c.i32(rec.u32(R_IMM));
         this.set(L_SRC);
-        this.alu(op);
-        if (op < 7) this.writeOperand(rec, i, start, end, 4, () => this.get(L_RES));
+        this.alu(op, size);
+        if (op < 7) this.writeOperand(rec, i, start, end, size, () => this.get(L_RES));
         else this.leaveIfChanged(i, end, true);
+        return true;
+      case K_PUSH_R: case K_PUSH_I:
+        if (size !== 4) return false;
+        this.withFallback(i, start, () => {
+          if (rec.kind === K_PUSH_R) this.loadReg(a, 4);
+          else c.i32(rec.u32(R_IMM));
+          this.set(L_VALUE);
+          this.pushOrBranch();
+        });
+        return true;
+      case K_POP_R:
+        if (size !== 4) return false;
+        this.withFallback(i, start, () => {
+          this.popOrBranch();
+          this.storeReg(a, 4, () => this.get(L_VALUE));
+        });
+        return true;
+      case K_CALL:
+        if (size !== 4) return false;
+        this.withFallback(i, start, () => {
+          this.pc(end);
+          this.set(L_VALUE);
+          this.pushOrBranch();
+          this.leave(i, end + rec.u32(R_IMM));
+        });
+        return true;
+      case K_RET:
+        if (size !== 4) return false;
+        this.withFallback(i, start, () => {
+          this.popOrBranch(rec.u32(R_IMM));
+          c.i32(i);
+          this.get(L_VALUE);
+          c.i32(1).call(F_LEAVE);
+          this.ret();
+        });
         return true;
       case K_IMUL_RR: case K_IMUL_RRI:
         if (size !== 4) return false;
-        this.storeReg(a, 4, () => {
-          if (rec.kind === K_IMUL_RR) {
-            this.loadReg(a, 4);
-            this.loadReg(b, 4);
-          } else {
-            this.loadReg(b, 4);
-            c.i32(rec.u32(R_IMM));
-          }
-          c.call(F_IMUL);
-        });
-        this.known = undefined;
+        this.loadReg(rec.kind === K_IMUL_RR ? a : b, 4);
+        this.set(L_DST);
+        if (rec.kind === K_IMUL_RR) this.loadReg(b, 4);
+        else c.i32(rec.u32(R_IMM));
+        this.set(L_SRC);
+        this.imul();
+        this.storeReg(a, 4, () => this.get(L_RES));
         return true;
       case K_IMUL_RM:
         if (size !== 4 || rec.address16) return false;
         this.operandOffset(rec);
         this.readOperand(rec, i, start, 4);
-        this.storeReg(a, 4, () => {
-          this.loadReg(a, 4);
-          this.get(L_VALUE);
-          c.call(F_IMUL);
-        });
-        this.known = undefined;
+        this.loadReg(a, 4);
+        this.set(L_DST);
+        this.get(L_VALUE);
+        this.set(L_SRC);
+        this.imul();
+        this.storeReg(a, 4, () => this.get(L_RES));
         this.leaveIfChanged(i, end);
         return true;
       case K_SHIFT_RI: case K_SHIFT_RC: {
         if (size !== 4) return false;
         const count = rec.kind === K_SHIFT_RI ? rec.u32(R_IMM) & 31 : -1;
         if (count === 0) return true; // no operation, no flags
-        this.storeReg(a, 4, () => {
+        if (count > 0 && op >= 4) {
+          this.loadReg(a, 4);
+          this.set(L_DST);
+          this.shift(op, count);
+        } else { // rotations, counts in CL: the core's
           c.i32(op);
           this.loadReg(a, 4);
           if (count < 0) this.loadReg(1 /* CL */, 1);
           else c.i32(count);
           c.call(F_SHIFT);
-        });
-        this.known = undefined;
+          this.set(L_RES);
+          this.known = undefined;
+        }
+        this.storeReg(a, 4, () => this.get(L_RES));
         return true;
       }
+      case K_SETCC:
+        this.storeReg(a, 1, () => this.condition(op & 15));
+        return true;
+      case K_CMOV_RR:
+        if (size !== 4) return false;
+        this.condition(op & 15);
+        c.ifVoid();
+        this.storeReg(a, 4, () => this.loadReg(b, 4));
+        c.op(Op.end);
+        return true;
+      case K_CMOV_RM:
+        // The source is read (and may fault) whatever the condition.
+        if (size !== 4 || rec.address16) return false;
+        this.operandOffset(rec);
+        this.readOperand(rec, i, start, 4);
+        this.condition(op & 15);
+        c.ifVoid();
+        this.storeReg(a, 4, () => this.get(L_VALUE));
+        c.op(Op.end);
+        this.leaveIfChanged(i, end);
+        return true;
       case K_INC32: case K_DEC32:
         this.storeReg(a, 4, () => {
           this.loadReg(a, 4);
@@ -461,6 +597,7 @@ class BlockCompiler {
         if (size !== 4) return false;
         this.condition(op & 15);
         c.ifVoid();
+        if (toStart(end, rec)) this.againOrBranch(i, 1);
         this.leave(i, end + rec.u32(R_IMM));
         c.op(Op.end);
         return true;
@@ -469,15 +606,132 @@ class BlockCompiler {
     }
   }
 
-  /** The ALU operation in R_OP `op` (TEST too) of L_DST and L_SRC into L_RES, flags recorded or set. */
-  private alu(op: number): void {
+  /**
+   * Emits `fast`, the record's common case, which branches out of its block (depth 0) before it
+   * changes anything when it cannot finish; the core then runs the record (runMiddleRecord(), or
+   * for the block's last record runRecords(), which ends the block). Neither path touches flags.
+   */
+  private withFallback(i: number, start: number, fast: () => void): void {
+    const c = this.code;
+    const known = this.known;
+    const last = i === this.count - 1;
+    c.block().block();
+    fast();
+    c.br(1).op(Op.end);
+    if (last) this.runTail(i, start);
+    else this.runInCore(i, start);
+    c.op(Op.end);
+    this.known = known;
+  }
+
+  /** Whether SS is a 32-bit stack: else branches out (depth 0). */
+  private stack32OrBranch(): void {
+    this.code.i32(0).memory(Op.i32Load16U, this.segmentField(SEG_SS, SEG_ATTRS_U16), 1).i32(SEG_ATTR_DB).op(Op.i32And).op(Op.i32Eqz).brIf(0);
+  }
+
+  /** Pushes L_VALUE (4 bytes) on a 32-bit stack by the fast path, else branches out (depth 0). */
+  private pushOrBranch(): void {
+    const c = this.code;
+    this.stack32OrBranch();
+    this.loadReg(ESP, 4);
+    c.i32(4).op(Op.i32Sub);
+    this.set(L_OFFSET);
+    this.fastAccessOrBranch(SEG_SS, 4, true);
+    this.hostAddress(true);
+    this.get(L_VALUE);
+    c.memory(Op.i32Store, 0, 0);
+    this.storeReg(ESP, 4, () => this.get(L_OFFSET));
+  }
+
+  /** Pops 4 bytes into L_VALUE (and drops `extra` more) by the fast path, else branches out (depth 0). */
+  private popOrBranch(extra = 0): void {
+    const c = this.code;
+    this.stack32OrBranch();
+    this.loadReg(ESP, 4);
+    this.set(L_OFFSET);
+    this.fastAccessOrBranch(SEG_SS, 4, false);
+    this.hostAddress(false);
+    c.memory(Op.i32Load, 0, 0);
+    this.set(L_VALUE);
+    this.storeReg(ESP, 4, () => {
+      this.get(L_OFFSET);
+      c.i32(4 + extra).op(Op.i32Add);
+    });
+  }
+
+  /** 32-bit IMUL of L_DST and L_SRC into L_RES; CF and OF say whether the product overflowed. */
+  private imul(): void {
+    const c = this.code;
+    this.get(L_DST);
+    this.get(L_SRC);
+    c.op(Op.i32Mul);
+    this.set(L_RES);
+    this.get(L_DST);
+    c.op(Op.i64ExtendI32S);
+    this.get(L_SRC);
+    c.op(Op.i64ExtendI32S).op(Op.i64Mul);
+    this.get(L_RES);
+    c.op(Op.i64ExtendI32S).op(Op.i64Ne);
+    this.set(L_TEMP);
+    this.setArith(() => this.get(L_TEMP), () => this.get(L_TEMP));
+  }
+
+  /** SHL, SHR or SAR (group-2 `op` 4-7) of L_DST by `count` (1-31) into L_RES, flags as the core's shift(). */
+  private shift(op: number, count: number): void {
+    const c = this.code;
+    const dst = () => this.get(L_DST);
+    if (op === 5) { // SHR
+      dst(); c.i32(count).op(Op.i32ShrU);
+      this.set(L_RES);
+      this.setArith(() => { dst(); c.i32(count - 1).op(Op.i32ShrU).i32(1).op(Op.i32And); }, () => { dst(); c.i32(31).op(Op.i32ShrU); });
+    } else if (op === 7) { // SAR
+      dst(); c.i32(count).op(Op.i32ShrS);
+      this.set(L_RES);
+      this.setArith(() => { dst(); c.i32(count - 1).op(Op.i32ShrS).i32(1).op(Op.i32And); }, () => c.i32(0));
+    } else { // SHL, SAL
+      dst(); c.i32(count).op(Op.i32Shl);
+      this.set(L_RES);
+      dst(); c.i32(32 - count).op(Op.i32ShrU).i32(1).op(Op.i32And);
+      this.set(L_TEMP);
+      this.setArith(() => this.get(L_TEMP), () => { this.get(L_RES); c.i32(31).op(Op.i32ShrU); this.get(L_TEMP); c.op(Op.i32Xor); });
+    }
+  }
+
+  /**
+   * Sets the arithmetic flags eagerly as the core's setArith() does after a multiply or shift:
+   * CF and OF from the bits `cf` and `of` push (0 or 1), ZF, SF and PF from the 32-bit L_RES,
+   * AF clear.
+   */
+  private setArith(cf: () => void, of: () => void): void {
+    const c = this.code;
+    c.global(Op.globalGet, G_FLAGS).i32(~ARITH_FLAGS).op(Op.i32And);
+    cf();
+    c.op(Op.i32Or);
+    of();
+    c.i32(11).op(Op.i32Shl).op(Op.i32Or); // OF
+    this.get(L_RES);
+    c.op(Op.i32Eqz).i32(6).op(Op.i32Shl).op(Op.i32Or); // ZF
+    this.get(L_RES);
+    c.i32(24).op(Op.i32ShrU).i32(0x80).op(Op.i32And).op(Op.i32Or); // SF
+    this.get(L_RES);
+    c.i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz).i32(2).op(Op.i32Shl).op(Op.i32Or); // PF
+    c.global(Op.globalSet, G_FLAGS);
+    c.i32(LAZY_NONE).global(Op.globalSet, G_LAZY_OP);
+    this.known = "result";
+  }
+
+  /**
+   * The ALU operation in R_OP `op` (TEST too) at operand size `size` of L_DST and L_SRC (as the
+   * core's alu() takes them) into L_RES, flags recorded or set.
+   */
+  private alu(op: number, size: number): void {
     const c = this.code;
     const operation = op & 7;
     if (ALU_WASM[operation] === undefined) { // ADC, SBB: the core's
       c.i32(operation);
       this.get(L_DST);
       this.get(L_SRC);
-      c.call(F_ALU);
+      c.i32(size).call(F_ALU);
       this.set(L_RES);
       this.known = undefined;
       return;
@@ -486,6 +740,7 @@ class BlockCompiler {
     this.get(L_DST);
     this.get(L_SRC);
     c.op(ALU_WASM[operation]);
+    if (size !== 4) c.i32(size === 2 ? 0xffff : 0xff).op(Op.i32And);
     this.set(L_RES);
     c.i32(lazy).global(Op.globalSet, G_LAZY_OP);
     this.get(L_DST);
@@ -494,8 +749,9 @@ class BlockCompiler {
     c.global(Op.globalSet, G_LAZY_SRC);
     this.get(L_RES);
     c.global(Op.globalSet, G_LAZY_RES);
-    c.i32(31).global(Op.globalSet, G_LAZY_TOP);
-    this.known = lazy === LAZY_SUB ? "sub" : lazy === LAZY_LOGIC ? "logic" : "result";
+    c.i32(size * 8 - 1).global(Op.globalSet, G_LAZY_TOP);
+    // The flag tests from locals assume 32-bit operands.
+    this.known = size !== 4 ? undefined : lazy === LAZY_SUB ? "sub" : lazy === LAZY_LOGIC ? "logic" : "result";
   }
 
   /** Pushes 1 when condition code `cc` holds, from the block's own flag operands where it can. */
@@ -530,6 +786,11 @@ class BlockCompiler {
     }
     if ((cc & 1) !== 0) c.op(Op.i32Eqz);
   }
+}
+
+/** Whether a relative branch record ending `end` bytes into its block targets the block's start. */
+function toStart(end: number, rec: RecordView): boolean {
+  return ((end + rec.u32(R_IMM)) | 0) === 0;
 }
 
 function loadOp(size: number, signed: boolean): Op {

@@ -71,7 +71,7 @@ export class BlockJit {
     if (this.table.length < needed) this.table.grow(Math.min(MAX_SLOTS + 1, Math.max(needed, this.table.length * 2)) - this.table.length);
     blocks.forEach((block, n) => {
       const slot = this.nextSlot++;
-      this.table.set(slot, exports[`b${n}`] as (eip: number) => number);
+      this.table.set(slot, exports[`b${n}`] as (eip: number, most: number) => number);
       view.setUint16(block + B_COMPILED, slot, true);
     });
     const stats = new Float64Array(this.memory.buffer);

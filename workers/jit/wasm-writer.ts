@@ -6,7 +6,7 @@
 
 /** Opcodes used by the compiler. */
 export const Op = {
-  block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f,
+  unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, brIf: 0x0d, return: 0x0f,
   call: 0x10, drop: 0x1a, select: 0x1b,
   localGet: 0x20, localSet: 0x21, localTee: 0x22, globalGet: 0x23, globalSet: 0x24,
   i32Load: 0x28, i32Load8S: 0x2c, i32Load8U: 0x2d, i32Load16S: 0x2e, i32Load16U: 0x2f,
@@ -15,7 +15,8 @@ export const Op = {
   i32Eqz: 0x45, i32Eq: 0x46, i32Ne: 0x47, i32LtS: 0x48, i32LtU: 0x49, i32GtS: 0x4a, i32GtU: 0x4b,
   i32LeS: 0x4c, i32LeU: 0x4d, i32GeS: 0x4e, i32GeU: 0x4f,
   i32Add: 0x6a, i32Sub: 0x6b, i32Mul: 0x6c, i32And: 0x71, i32Or: 0x72, i32Xor: 0x73, i32Shl: 0x74,
-  i32ShrS: 0x75, i32ShrU: 0x76, i32Extend8S: 0xc0, i32Extend16S: 0xc1,
+  i32ShrS: 0x75, i32ShrU: 0x76, i32Popcnt: 0x69, i32Extend8S: 0xc0, i32Extend16S: 0xc1,
+  i64Ne: 0x52, i64Mul: 0x7e, i64ExtendI32S: 0xac,
 } as const;
 export type Op = (typeof Op)[keyof typeof Op];
 
@@ -109,6 +110,16 @@ export class CodeWriter extends ByteWriter {
     return this.byte(Op.if).byte(VOID_BLOCK);
   }
 
+  /** `loop` with no result. */
+  loop(): this {
+    return this.byte(Op.loop).byte(VOID_BLOCK);
+  }
+
+  /** i32.atomic.load at a constant offset from the address on the stack. */
+  atomicLoad(offset: number): this {
+    return this.byte(0xfe).byte(0x10).u32(2).u32(offset);
+  }
+
   /** `block` with no result. */
   block(): this {
     return this.byte(Op.block).byte(VOID_BLOCK);
@@ -129,16 +140,16 @@ export interface GlobalImport { module: string; name: string; }
 
 /**
  * A module of i32 functions: imports (shared memory `env.memory`, functions of i32 parameters
- * and results, mutable i32 globals), then its own functions, each (i32) -> i32 with some i32
- * locals, exported by name.
+ * and results, mutable i32 globals), then its own functions, each (i32, i32) -> i32 with some
+ * i32 locals, exported by name.
  */
 export function writeModule(
   functionImports: readonly FunctionImport[],
   globalImports: readonly GlobalImport[],
   functions: readonly { name: string; locals: number; body: CodeWriter }[],
 ): Uint8Array<ArrayBuffer> {
-  // One type per shape (parameter and result counts); the module's own functions are (i32) -> i32.
-  const shapes = [...new Set(["1:1", ...functionImports.map((f) => `${f.params}:${f.results}`)])];
+  // One type per shape (parameter and result counts); the module's own functions are (i32, i32) -> i32.
+  const shapes = [...new Set(["2:1", ...functionImports.map((f) => `${f.params}:${f.results}`)])];
   const typeOf = (params: number, results: number) => shapes.indexOf(`${params}:${results}`);
   const types = new ByteWriter().u32(shapes.length);
   for (const shape of shapes) {
@@ -153,7 +164,7 @@ export function writeModule(
   for (const f of functionImports) imports.name(f.module).name(f.name).byte(0x00).u32(typeOf(f.params, f.results));
   for (const g of globalImports) imports.name(g.module).name(g.name).byte(0x03).byte(I32).byte(0x01);
   const declared = new ByteWriter().u32(functions.length);
-  for (let i = 0; i < functions.length; i++) declared.u32(typeOf(1, 1));
+  for (let i = 0; i < functions.length; i++) declared.u32(typeOf(2, 1));
   const exports = new ByteWriter().u32(functions.length);
   functions.forEach((f, i) => exports.name(f.name).byte(0x00).u32(functionImports.length + i));
   const code = new ByteWriter().u32(functions.length);
