@@ -289,3 +289,26 @@ test("a block is found through the current translation: a remapped page runs its
     assert.equal(machine.getState([REG.rbx])[0].value, 3n, `interpret_only ${interpretOnly}`);
   }
 });
+
+test("a compiled loop to its own block's start stops where the budget says, as interpreted", () => {
+  const code = [
+    0xb9, ...le(3000, 4), // mov ecx, 3000
+    0x31, 0xc0, // xor eax, eax
+    0x01, 0xc8, // loop: add eax, ecx
+    0x69, 0xc0, ...le(0x9e3779b1, 4), // imul eax, eax, 0x9e3779b1
+    0xc1, 0xc8, 0x05, // ror eax, 5
+    0x89, 0x86, ...le(0x10, 4), // mov [esi + 0x10], eax
+    0x49, // dec ecx
+    0x75, 0x100 - 20, // jnz loop
+    HLT,
+  ];
+  const program: Program = { code, listing: [], code16: false };
+  const reference = runCase(program, 2, true);
+  assert.deepEqual(reference.exit, { reason: "hlt" });
+  assert.equal(reference.state[TAGS.length - 1], 2n + 3000n * 6n + 1n, "instructions: the loop ran 3000 rounds");
+  for (const budget of [undefined, 7, 1000, 4099]) {
+    const mine = runCase(program, 2, false, budget, true);
+    assert.deepEqual([mine.exit, mine.state, mine.io], [reference.exit, reference.state, reference.io], `budget ${budget}`);
+    assert.deepEqual(mine.ram, reference.ram, `RAM, budget ${budget}`);
+  }
+});
