@@ -90,5 +90,5 @@ export { codeChanged } from "./cpu/blocks";
 export { faultVector } from "./cpu/fault";
 export { flags, lazyDst, lazyOp, lazyRes, lazySrc, lazyTop } from "./cpu/flags";
 export { eventCheck } from "./cpu/interp";
-export { jitAlu, jitCondition, jitDec, jitInc, jitRead, jitShift, jitWrite } from "./cpu/jit";
+export { jitAlu, jitCondition, jitRead, jitShift, jitWrite } from "./cpu/jit";
 export { userOffset } from "./cpu/memory";

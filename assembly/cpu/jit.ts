@@ -5,11 +5,10 @@
 // it does not do itself: the slow paths of memory accesses, the operations whose flags are not
 // lazy, flag tests it cannot do from values at hand, whole records.
 
-import { LAZY_DEC, LAZY_INC } from "../abi/block-records";
 import { alu, shift } from "./alu";
 import { runBlock } from "./block-run";
 import { B_COMPILED, countRun } from "./blocks";
-import { condition, setLazy } from "./flags";
+import { condition } from "./flags";
 import { readSeg, writeSeg } from "./memory";
 import { beginInstructionAt, eip } from "./state";
 
@@ -49,16 +48,4 @@ export function jitAlu(op: i32, dst: u32, src: u32, size: i32): u32 {
 /** A group-2 operation `op` on a 32-bit value, flags set. */
 export function jitShift(op: i32, value: u32, count: u32): u32 {
   return shift(op, value, count & 31, 4);
-}
-
-/** 32-bit INC (CF kept). */
-export function jitInc(value: u32): u32 {
-  setLazy(LAZY_INC, value, 1, value + 1, 4);
-  return value + 1;
-}
-
-/** 32-bit DEC (CF kept). */
-export function jitDec(value: u32): u32 {
-  setLazy(LAZY_DEC, value, 1, value - 1, 4);
-  return value - 1;
 }

@@ -8,9 +8,9 @@
  * device accesses and self-modifying code behave exactly as in the core.
  */
 import {
-  ADDR16, ALU_ADD, ALU_AND, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, K_ALU_MI, K_CALL, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM,
+  ADDR16, ALU_ADC, ALU_ADD, ALU_AND, ALU_SBB, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, K_ALU_MI, K_CALL, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM,
   K_ALU_RR, K_ALU_RR32, K_CMOV_RM, K_CMOV_RR, K_DEC32, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC32, K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR,
-  K_MOV_RI, K_MOV_RM, K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR, K_NOP, K_POP_R, K_PUSH_I, K_PUSH_R, K_RET, K_SETCC, K_SHIFT_RC, K_SHIFT_RI, LAZY_ADD, LAZY_LOGIC, LAZY_NONE,
+  K_MOV_RI, K_MOV_RM, K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR, K_NOP, K_POP_R, K_PUSH_I, K_PUSH_R, K_RET, K_SETCC, K_SHIFT_RC, K_SHIFT_RI, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE,
   LAZY_SUB, MOVX_SIGNED, NO_REG, R_A, R_B, R_BASE, R_DISP, R_IMM, R_INDEX, R_KIND, R_LEN, R_OP, R_SIZE, RECORD_SIZE,
 } from "../../assembly/abi/block-records";
 import {
@@ -35,8 +35,6 @@ const FUNCTIONS: readonly FunctionImport[] = [
   { module: "core", name: "jitRead", params: 4, results: 1 },
   { module: "core", name: "jitWrite", params: 5, results: 0 },
   { module: "core", name: "jitShift", params: 3, results: 1 },
-  { module: "core", name: "jitInc", params: 1, results: 1 },
-  { module: "core", name: "jitDec", params: 1, results: 1 },
   { module: "core", name: "jitAlu", params: 4, results: 1 },
 ];
 const F_MIDDLE = 0;
@@ -47,9 +45,7 @@ const F_CONDITION = 4;
 const F_READ = 5;
 const F_WRITE = 6;
 const F_SHIFT = 7;
-const F_INC = 8;
-const F_DEC = 9;
-const F_ALU = 10;
+const F_ALU = 8;
 const GLOBALS: readonly GlobalImport[] = [
   "codeChanged", "eventCheck", "faultVector", "userOffset", "lazyOp", "lazyDst", "lazySrc", "lazyRes", "lazyTop",
   "blockRetired", "flags",
@@ -67,6 +63,7 @@ const G_BLOCK_RETIRED = 9;
 const G_FLAGS = 10;
 /** The arithmetic flags in EFLAGS: CF PF AF ZF SF OF. */
 const ARITH_FLAGS = 0x8d5;
+const AF = 0x10;
 
 /** The names compiled blocks import from the core's exports. */
 export const CORE_IMPORTS: readonly string[] = [...FUNCTIONS, ...GLOBALS].map((i) => i.name);
@@ -85,7 +82,8 @@ const L_LINEAR = 7;
 const L_ENTRY = 8; // TLB entry index * TLB_ENTRY_SIZE
 const L_VALUE = 9;
 const L_ROUNDS = 10;
-const LOCALS = 9;
+const L_CARRY = 11; // CF before an ADC or SBB
+const LOCALS = 10;
 
 /** Register number of ESP. */
 const ESP = 4;
@@ -96,10 +94,12 @@ const NEXT = -1;
 const NO_FAULT = -1;
 
 /**
- * What the block's own code knows of the lazy flags, from locals: everything after a SUB/CMP or a
- * logic op it compiled (operands and result), ZF and SF after another op (the result).
+ * What the block's own code knows of the flags: everything after a 32-bit SUB/CMP or logic op it
+ * compiled (operands and result in locals); after an ADD, ZF and SF from the result and CF from
+ * the operands; after an operation that left CF in EFLAGS itself ("eager": IMUL, shifts, ADC,
+ * SBB, INC, DEC), CF there and ZF and SF from the result.
  */
-type KnownFlags = "sub" | "logic" | "result" | undefined;
+type KnownFlags = "sub" | "logic" | "add" | "eager" | undefined;
 
 /** One record, read from shared memory. */
 class RecordView {
@@ -455,6 +455,7 @@ class BlockCompiler {
         this.writeOperand(rec, i, start, end, size, () => (rec.kind === K_MOV_MR ? this.loadReg(b, size) : c.i32(rec.u32(R_IMM))));
         return true;
       case K_ALU_RR32: case K_ALU_RI32: case K_ALU_RR: case K_ALU_RI:
+        this.saveCarry(op, size);
         this.loadReg(a, size);
         this.set(L_DST);
         if (rec.kind === K_ALU_RR32 || rec.kind === K_ALU_RR) this.loadReg(b, size);
@@ -465,6 +466,7 @@ class BlockCompiler {
         return true;
       case K_ALU_RM:
         if (rec.address16) return false;
+        this.saveCarry(op, size);
         this.operandOffset(rec);
         this.readOperand(rec, i, start, size);
         this.loadReg(a, size);
@@ -477,6 +479,7 @@ class BlockCompiler {
         return true;
       case K_ALU_MR: case K_ALU_MI:
         if (rec.address16) return false;
+        this.saveCarry(op, size);
         this.operandOffset(rec);
         this.readOperand(rec, i, start, size);
         this.get(L_VALUE);
@@ -586,13 +589,22 @@ class BlockCompiler {
         c.op(Op.end);
         this.leaveIfChanged(i, end);
         return true;
-      case K_INC32: case K_DEC32:
-        this.storeReg(a, 4, () => {
-          this.loadReg(a, 4);
-          c.call(rec.kind === K_INC32 ? F_INC : F_DEC).local(Op.localTee, L_RES);
-        });
-        this.known = "result";
+      case K_INC32: case K_DEC32: {
+        // CF is kept: first it goes into EFLAGS, then INC/DEC record the rest lazily.
+        const inc = rec.kind === K_INC32;
+        c.global(Op.globalGet, G_FLAGS).i32(~1).op(Op.i32And);
+        this.carry();
+        c.op(Op.i32Or).global(Op.globalSet, G_FLAGS);
+        this.loadReg(a, 4);
+        this.set(L_DST);
+        this.get(L_DST);
+        c.i32(1).op(inc ? Op.i32Add : Op.i32Sub);
+        this.set(L_RES);
+        this.recordLazy(inc ? LAZY_INC : LAZY_DEC, () => c.i32(1), 4);
+        this.storeReg(a, 4, () => this.get(L_RES));
+        this.known = "eager";
         return true;
+      }
       case K_JCC:
         if (size !== 4) return false;
         this.condition(op & 15);
@@ -698,15 +710,19 @@ class BlockCompiler {
   }
 
   /**
-   * Sets the arithmetic flags eagerly as the core's setArith() does after a multiply or shift:
-   * CF and OF from the bits `cf` and `of` push (0 or 1), ZF, SF and PF from the 32-bit L_RES,
-   * AF clear.
+   * Sets the arithmetic flags eagerly as the core's setArith() does: CF and OF from the bits `cf`
+   * and `of` push (0 or 1), AF from what `af` pushes (AF's bit) or clear, ZF, SF and PF from the
+   * 32-bit L_RES.
    */
-  private setArith(cf: () => void, of: () => void): void {
+  private setArith(cf: () => void, of: () => void, af?: () => void): void {
     const c = this.code;
     c.global(Op.globalGet, G_FLAGS).i32(~ARITH_FLAGS).op(Op.i32And);
     cf();
     c.op(Op.i32Or);
+    if (af) {
+      af();
+      c.op(Op.i32Or);
+    }
     of();
     c.i32(11).op(Op.i32Shl).op(Op.i32Or); // OF
     this.get(L_RES);
@@ -717,7 +733,7 @@ class BlockCompiler {
     c.i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz).i32(2).op(Op.i32Shl).op(Op.i32Or); // PF
     c.global(Op.globalSet, G_FLAGS);
     c.i32(LAZY_NONE).global(Op.globalSet, G_LAZY_OP);
-    this.known = "result";
+    this.known = "eager";
   }
 
   /**
@@ -727,7 +743,11 @@ class BlockCompiler {
   private alu(op: number, size: number): void {
     const c = this.code;
     const operation = op & 7;
-    if (ALU_WASM[operation] === undefined) { // ADC, SBB: the core's
+    if (ALU_WASM[operation] === undefined) { // ADC, SBB
+      if (size === 4) {
+        this.addWithCarry(operation === ALU_ADC);
+        return;
+      }
       c.i32(operation);
       this.get(L_DST);
       this.get(L_SRC);
@@ -742,16 +762,63 @@ class BlockCompiler {
     c.op(ALU_WASM[operation]);
     if (size !== 4) c.i32(size === 2 ? 0xffff : 0xff).op(Op.i32And);
     this.set(L_RES);
+    this.recordLazy(lazy, () => this.get(L_SRC), size);
+    // The flag tests from locals assume 32-bit operands.
+    this.known = size !== 4 ? undefined : lazy === LAZY_SUB ? "sub" : lazy === LAZY_LOGIC ? "logic" : "add";
+  }
+
+  /** Records lazy flags `lazy` of L_DST, the source `src` pushes, and L_RES at operand size `size`, as setLazy() does. */
+  private recordLazy(lazy: number, src: () => void, size: number): void {
+    const c = this.code;
     c.i32(lazy).global(Op.globalSet, G_LAZY_OP);
     this.get(L_DST);
     c.global(Op.globalSet, G_LAZY_DST);
-    this.get(L_SRC);
+    src();
     c.global(Op.globalSet, G_LAZY_SRC);
     this.get(L_RES);
     c.global(Op.globalSet, G_LAZY_RES);
     c.i32(size * 8 - 1).global(Op.globalSet, G_LAZY_TOP);
-    // The flag tests from locals assume 32-bit operands.
-    this.known = size !== 4 ? undefined : lazy === LAZY_SUB ? "sub" : lazy === LAZY_LOGIC ? "logic" : "result";
+  }
+
+  /** Pushes CF (0 or 1) as it stands, from what the block knows or from the core. */
+  private carry(): void {
+    const c = this.code;
+    switch (this.known) {
+      case "sub": this.get(L_DST); this.get(L_SRC); c.op(Op.i32LtU); break;
+      case "logic": c.i32(0); break;
+      case "add": this.get(L_RES); this.get(L_DST); c.op(Op.i32LtU); break;
+      case "eager": c.global(Op.globalGet, G_FLAGS).i32(1).op(Op.i32And); break;
+      default: c.i32(2).call(F_CONDITION); // B: CF
+    }
+  }
+
+  /** Before a 32-bit ADC or SBB (R_OP `op`) sets up its operands: keeps CF in L_CARRY. */
+  private saveCarry(op: number, size: number): void {
+    if (size !== 4 || ((op & 7) !== ALU_ADC && (op & 7) !== ALU_SBB)) return;
+    this.carry();
+    this.set(L_CARRY);
+  }
+
+  /** 32-bit ADC (`add`) or SBB of L_DST and L_SRC with L_CARRY into L_RES, flags set as the core's alu() does. */
+  private addWithCarry(add: boolean): void {
+    const c = this.code;
+    const get = (local: number) => this.get(local);
+    get(L_DST); get(L_SRC); c.op(add ? Op.i32Add : Op.i32Sub); get(L_CARRY); c.op(add ? Op.i32Add : Op.i32Sub);
+    this.set(L_RES);
+    const cf = () => {
+      // With a carry in, equality also carries out.
+      if (add) { get(L_RES); get(L_DST); c.op(Op.i32LeU); get(L_RES); get(L_DST); c.op(Op.i32LtU); }
+      else { get(L_DST); get(L_SRC); c.op(Op.i32LeU); get(L_DST); get(L_SRC); c.op(Op.i32LtU); }
+      get(L_CARRY);
+      c.op(Op.select);
+    };
+    const of = () => {
+      if (add) { get(L_DST); get(L_RES); c.op(Op.i32Xor); get(L_SRC); get(L_RES); c.op(Op.i32Xor); }
+      else { get(L_DST); get(L_SRC); c.op(Op.i32Xor); get(L_DST); get(L_RES); c.op(Op.i32Xor); }
+      c.op(Op.i32And).i32(31).op(Op.i32ShrU);
+    };
+    const af = () => { get(L_DST); get(L_SRC); c.op(Op.i32Xor); get(L_RES); c.op(Op.i32Xor).i32(AF).op(Op.i32And); };
+    this.setArith(cf, of, af);
   }
 
   /** Pushes 1 when condition code `cc` holds, from the block's own flag operands where it can. */
@@ -776,7 +843,7 @@ class BlockCompiler {
         case 4: case 6: get(L_RES); c.i32(0).op(Op.i32LtS); break; // S, L
         default: get(L_RES); c.i32(0).op(Op.i32LeS); // LE: ZF or SF
       }
-    } else if (this.known === "result" && (test === 2 || test === 4)) {
+    } else if ((this.known === "add" || this.known === "eager") && (test === 2 || test === 4)) {
       get(L_RES);
       if (test === 2) c.op(Op.i32Eqz); // E
       else c.i32(0).op(Op.i32LtS); // S

@@ -14,6 +14,9 @@ import { B_COMPILED, compileBlocks, CORE_IMPORTS } from "./block-compiler";
 
 /** Runs of a block before it is compiled. */
 export const JIT_THRESHOLD = 3000;
+/** Blocks worth a module of their own; fewer wait up to BATCH_WAIT_MS for company (a module costs more than its functions). */
+const BATCH = 32;
+const BATCH_WAIT_MS = 20;
 /** Table indices fit the header's u16; index 0 means "not compiled". */
 const MAX_SLOTS = 0xffff;
 
@@ -24,6 +27,7 @@ export class BlockJit {
   private nextSlot = 1;
   private flushes = -1;
   private failed = false;
+  private lastCompile = 0;
 
   /**
    * `vcpu`: the vCPU's state block; `arena`: its code cache (VmLayout codeBase + index * codeStride).
@@ -39,8 +43,12 @@ export class BlockJit {
     new DataView(this.memory.buffer).setUint32(this.vcpu + VCPU_JIT_THRESHOLD_U32, threshold, true);
   }
 
-  /** Compiles the blocks the core queued since the last call. Call between run() calls only. */
-  compileQueued(): void {
+  /**
+   * Compiles the blocks the core queued since the last call (unless they are few and the last
+   * module is recent: they wait for company; `all` compiles them anyway). Call between run()
+   * calls only.
+   */
+  compileQueued(all = false): void {
     const view = new DataView(this.memory.buffer);
     const hot = this.arena + CODE_HOT_BASE;
     const flushes = view.getUint32(hot + CODE_HOT_FLUSHES_U32, true);
@@ -51,6 +59,9 @@ export class BlockJit {
     }
     const count = view.getUint32(hot + CODE_HOT_COUNT_U32, true);
     if (count === 0 || !this.core || this.failed) return;
+    const now = performance.now();
+    if (!all && count < BATCH && now - this.lastCompile < BATCH_WAIT_MS) return;
+    this.lastCompile = now;
     view.setUint32(hot + CODE_HOT_COUNT_U32, 0, true);
     if (this.nextSlot + count > MAX_SLOTS) return; // full until the next flush
     const blocks: number[] = [];
