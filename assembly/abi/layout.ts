@@ -280,14 +280,14 @@ export const IOAPIC_EOI_GPA = 0xfec00040;
 // address of their first byte, a pool the blocks are carved from, a direct-mapped count of how
 // often writes dropped a page's blocks, and a bitmap of the guest RAM pages that hold cached code
 // (one bit per 4 KiB page, as many bytes as the dirty bitmap).
-export const CODE_TABLE_ENTRIES = 1 << 14; // a power of two
+export const CODE_TABLE_ENTRIES = 1 << 16; // a power of two
 export const CODE_ENTRY_HOST_U32 = 0; // shared-memory address of the block's first byte; 0: empty
 export const CODE_ENTRY_MODE_U32 = 4; // what decoding depended on (CS.D)
 export const CODE_ENTRY_EPOCH_U32 = 8; // the run() call in which the block's bytes were last checked
 export const CODE_ENTRY_BLOCK_U32 = 12; // byte address of the block in the pool
 export const CODE_ENTRY_SIZE = 16;
 export const CODE_POOL_BASE = CODE_TABLE_ENTRIES * CODE_ENTRY_SIZE;
-export const CODE_POOL_SIZE = 4 << 20;
+export const CODE_POOL_SIZE = 8 << 20;
 export const CODE_DROPS_BASE = CODE_POOL_BASE + CODE_POOL_SIZE;
 export const CODE_DROPS_ENTRIES = 256; // a power of two
 export const CODE_DROPS_PAGE_U32 = 0; // RAM page number + 1; 0: empty

@@ -96,7 +96,7 @@ function pageBitmapBytes(): usize {
 
 // @ts-ignore: decorator
 @inline function entryFor(host: usize): usize {
-  const slot = (<u32>host * 0x9e3779b1) >> 18; // 14 bits: CODE_TABLE_ENTRIES
+  const slot = (<u32>host * 0x9e3779b1) >> 16; // 16 bits: CODE_TABLE_ENTRIES
   return arena + <usize>slot * CODE_ENTRY_SIZE;
 }
 
