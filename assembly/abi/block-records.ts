@@ -2,6 +2,14 @@
 // them, workers/jit/ compiles them): one per instruction, operands kept symbolic. Shared by the
 // core and the host, so plain constants only.
 
+// Block layout (assembly/cpu/blocks.ts): a header, the records, then a copy of the bytes they
+// were decoded from.
+export const B_COUNT = 0; // u16: records, the K_STEP one included
+export const B_BYTES = 2; // u16: bytes the decoded records cover
+export const B_HITS = 4; // u16: runs, counted up to the JIT threshold
+export const B_COMPILED = 6; // u16: index of the block's compiled function in the function table; 0: none
+export const B_RECORDS = 8;
+
 // Record layout: 16 bytes.
 export const RECORD_SIZE = 16;
 export const R_KIND = 0; // u8: K_*

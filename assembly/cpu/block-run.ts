@@ -9,14 +9,14 @@
 import { EXIT_HLT, EXIT_NONE } from "../abi/layout";
 import { alu, dec, imul, inc, neg, shift } from "./alu";
 import {
-  K_ALU_MI, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM, K_ALU_RR, K_ALU_RR32, K_CALL, K_CMOV_RM, K_CMOV_RR,
+  B_COUNT, B_RECORDS, K_ALU_MI, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM, K_ALU_RR, K_ALU_RR32, K_CALL, K_CMOV_RM, K_CMOV_RR,
   K_CONVERT, K_CONVERT_WIDE, K_DEC, K_DEC32, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC, K_INC32, K_INTERPRET,
   K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR, K_MOV_RI, K_MOV_RM, K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR,
   K_NEG, K_NOP, K_NOT, K_POP_R, K_PUSH_I, K_PUSH_R, K_RET, K_SETCC, K_SHIFT_RC, K_SHIFT_RI, K_STEP, K_X87,
   ADDR16, MOVX_SIGNED, NO_REG, R_A, R_B, R_BASE, R_DISP, R_IMM, R_INDEX, R_KIND, R_LEN, R_OP, R_SIZE,
   RECORD_SIZE,
 } from "../abi/block-records";
-import { B_COUNT, B_RECORDS, clearCodeChanged, codeChanged } from "./blocks";
+import { clearCodeChanged, codeChanged } from "./blocks";
 import { setX87Operands } from "./decode";
 import { unfinished } from "./exit";
 import { faulted } from "./fault";

@@ -21,17 +21,13 @@ import {
   CODE_PAGES_BASE, CODE_POOL_BASE, CODE_TABLE_ENTRIES, VCPU_BLOCK_BASE, VCPU_BLOCK_SIZE,
   VCPU_INTERPRET_ONLY_U32, VCPU_JIT_THRESHOLD_U32, VMH_BASE, VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32,
 } from "../abi/layout";
-import { K_STEP, R_KIND, R_LEN, RECORD_SIZE } from "../abi/block-records";
+import {
+  B_BYTES, B_COMPILED, B_COUNT, B_HITS, B_RECORDS, K_STEP, R_KIND, R_LEN, RECORD_SIZE,
+} from "../abi/block-records";
 import { decodeRecord, endsBlock } from "./block-decode";
 import { codeAddress, dropWritable } from "./memory";
 import { cpu, csBase, csBig, csLimit, eip } from "./state";
 
-// Block layout: a header, the records, then a copy of the bytes they were decoded from.
-export const B_COUNT = 0; // u16: records, the K_STEP one included
-export const B_BYTES = 2; // u16: bytes the decoded records cover
-export const B_HITS = 4; // u16: runs, counted up to the JIT threshold
-export const B_COMPILED = 6; // u16: index of the block's compiled function in the function table; 0: none
-export const B_RECORDS = 8;
 /** Records per block at most: bounds a block's size and the instructions it retires at once. */
 const MAX_RECORDS = 64;
 const MAX_BLOCK = B_RECORDS + MAX_RECORDS * (RECORD_SIZE + 15);

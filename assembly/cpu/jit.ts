@@ -7,7 +7,8 @@
 
 import { alu, shift } from "./alu";
 import { runBlock } from "./block-run";
-import { B_COMPILED, countRun } from "./blocks";
+import { B_COMPILED } from "../abi/block-records";
+import { countRun } from "./blocks";
 import { condition } from "./flags";
 import { readSeg, writeSeg } from "./memory";
 import { beginInstructionAt, eip } from "./state";

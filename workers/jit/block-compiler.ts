@@ -8,7 +8,7 @@
  * device accesses and self-modifying code behave exactly as in the core.
  */
 import {
-  ADDR16, ALU_ADC, ALU_ADD, ALU_AND, ALU_SBB, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, K_ALU_MI, K_CALL, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM,
+  ADDR16, ALU_ADC, ALU_ADD, ALU_AND, ALU_SBB, B_COUNT, B_RECORDS, ALU_CMP, ALU_OR, ALU_SUB, ALU_XOR, K_ALU_MI, K_CALL, K_ALU_MR, K_ALU_RI, K_ALU_RI32, K_ALU_RM,
   K_ALU_RR, K_ALU_RR32, K_CMOV_RM, K_CMOV_RR, K_DEC32, K_IMUL_RM, K_IMUL_RR, K_IMUL_RRI, K_INC32, K_JCC, K_JMP, K_LEA, K_MOV_MI, K_MOV_MR,
   K_MOV_RI, K_MOV_RM, K_MOV_RR, K_MOV_RR32, K_MOVX_RM, K_MOVX_RR, K_NOP, K_POP_R, K_PUSH_I, K_PUSH_R, K_RET, K_SETCC, K_SHIFT_RC, K_SHIFT_RI, LAZY_ADD, LAZY_DEC, LAZY_INC, LAZY_LOGIC, LAZY_NONE,
   LAZY_SUB, MOVX_SIGNED, NO_REG, R_A, R_B, R_BASE, R_DISP, R_IMM, R_INDEX, R_KIND, R_LEN, R_OP, R_SIZE, RECORD_SIZE,
@@ -19,11 +19,6 @@ import {
   VMH_DIRTY_LOG_U32,
 } from "../../assembly/abi/layout";
 import { CodeWriter, Op, writeModule, type FunctionImport, type GlobalImport } from "./wasm-writer";
-
-/** Block header fields (assembly/cpu/blocks.ts). */
-export const B_COUNT = 0;
-export const B_COMPILED = 6;
-export const B_RECORDS = 8;
 
 /** What compiled blocks import from the core instance (assembly/index.ts exports them). */
 const FUNCTIONS: readonly FunctionImport[] = [

@@ -10,7 +10,8 @@ import {
   CODE_HOT_BASE, CODE_HOT_COUNT_U32, CODE_HOT_ENTRIES_BASE, CODE_HOT_FLUSHES_U32, STAT_COMPILED_BLOCKS_F64,
   STAT_COMPILE_MS_F64, VCPU_JIT_THRESHOLD_U32,
 } from "../../assembly/abi/layout";
-import { B_COMPILED, compileBlocks, CORE_IMPORTS } from "./block-compiler";
+import { B_COMPILED } from "../../assembly/abi/block-records";
+import { compileBlocks, CORE_IMPORTS } from "./block-compiler";
 
 /** Runs of a block before it is compiled. */
 export const JIT_THRESHOLD = 3000;
