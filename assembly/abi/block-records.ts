@@ -8,7 +8,13 @@ export const B_COUNT = 0; // u16: records, the K_STEP one included
 export const B_BYTES = 2; // u16: bytes the decoded records cover
 export const B_HITS = 4; // u16: runs, counted up to the JIT threshold
 export const B_COMPILED = 6; // u16: index of the block's compiled function in the function table; 0: none
-export const B_RECORDS = 8;
+// The block found after this one last time (a cache of the table lookup for its code address),
+// good while the epoch and the mode are the same.
+export const B_NEXT_HOST = 8; // u32: shared-memory address of the code; 0: none
+export const B_NEXT_BLOCK = 12; // u32
+export const B_NEXT_EPOCH = 16; // u32
+export const B_NEXT_MODE = 20; // u32
+export const B_RECORDS = 24;
 
 // Record layout: 16 bytes.
 export const RECORD_SIZE = 16;

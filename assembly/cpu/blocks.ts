@@ -22,7 +22,8 @@ import {
   VCPU_INTERPRET_ONLY_U32, VCPU_JIT_THRESHOLD_U32, VMH_BASE, VMH_CODE_BASE_U32, VMH_CODE_STRIDE_U32, VMH_RAM_BASE_U32, VMH_RAM_SIZE_U32,
 } from "../abi/layout";
 import {
-  B_BYTES, B_COMPILED, B_COUNT, B_HITS, B_RECORDS, K_STEP, R_KIND, R_LEN, RECORD_SIZE,
+  B_BYTES, B_COMPILED, B_COUNT, B_HITS, B_NEXT_BLOCK, B_NEXT_EPOCH, B_NEXT_HOST, B_NEXT_MODE, B_RECORDS, K_STEP,
+  R_KIND, R_LEN, RECORD_SIZE,
 } from "../abi/block-records";
 import { decodeRecord, endsBlock } from "./block-decode";
 import { codeAddress, dropWritable } from "./memory";
@@ -41,6 +42,8 @@ let epoch: u32 = 0;
 let enabled = true;
 /** Runs of a block before it is queued for compiling (VCPU_JIT_THRESHOLD_U32); 0: never. */
 let jitThreshold: u32 = 0;
+/** The block findBlock() found last, whose link to the next one saves a table lookup. */
+let previous: usize = 0;
 /** Set when a write dropped blocks: the running block stops after the current instruction. */
 export let codeChanged = false;
 
@@ -63,6 +66,8 @@ function flushBlocks(): void {
   memory.fill(arena + CODE_DROPS_BASE, 0, CODE_DROPS_ENTRIES * CODE_DROPS_SIZE);
   memory.fill(arena + CODE_PAGES_BASE, 0, pageBitmapBytes());
   poolNext = arena + CODE_POOL_BASE;
+  previous = 0;
+  epoch++; // links between the old blocks die with them
   const hot = arena + CODE_HOT_BASE;
   store<u32>(hot + CODE_HOT_FLUSHES_U32, load<u32>(hot + CODE_HOT_FLUSHES_U32) + 1);
   store<u32>(hot + CODE_HOT_COUNT_U32, 0);
@@ -106,23 +111,38 @@ export function findBlock(most: i32): usize {
   const host = codeAddress(csBase + eip);
   if (host == 0) return 0;
   const mode: u32 = csBig ? 1 : 0;
-  const e = entryFor(host);
+  const prev = previous;
   let block: usize;
-  if (load<u32>(e + CODE_ENTRY_HOST_U32) == <u32>host && load<u32>(e + CODE_ENTRY_MODE_U32) == mode) {
-    block = <usize>load<u32>(e + CODE_ENTRY_BLOCK_U32);
-    if (load<u32>(e + CODE_ENTRY_EPOCH_U32) != epoch) {
-      if (sameBytes(block, host)) store<u32>(e + CODE_ENTRY_EPOCH_U32, epoch);
-      else block = build(e, host, mode);
-    }
+  if (prev != 0 && load<u32>(prev + B_NEXT_HOST) == <u32>host && load<u32>(prev + B_NEXT_EPOCH) == epoch &&
+    load<u32>(prev + B_NEXT_MODE) == mode) {
+    block = <usize>load<u32>(prev + B_NEXT_BLOCK);
   } else {
-    block = build(e, host, mode);
+    block = lookUp(host, mode);
+    if (prev != 0 && block != 0) {
+      store<u32>(prev + B_NEXT_HOST, <u32>host);
+      store<u32>(prev + B_NEXT_BLOCK, <u32>block);
+      store<u32>(prev + B_NEXT_EPOCH, epoch);
+      store<u32>(prev + B_NEXT_MODE, mode);
+    }
   }
+  previous = block;
   if (block == 0 || <i32>load<u16>(block + B_COUNT) > most) return 0;
   const bytes = <u32>load<u16>(block + B_BYTES);
   if (bytes != 0) {
     const last = eip + bytes - 1;
     if (last < eip || last > csLimit || (mode == 0 && last > 0xffff)) return 0;
   }
+  return block;
+}
+
+/** The block for the code at `host` in `mode` from the table (checked against memory once an epoch), decoded if need be. */
+function lookUp(host: usize, mode: u32): usize {
+  const e = entryFor(host);
+  if (load<u32>(e + CODE_ENTRY_HOST_U32) != <u32>host || load<u32>(e + CODE_ENTRY_MODE_U32) != mode) return build(e, host, mode);
+  const block = <usize>load<u32>(e + CODE_ENTRY_BLOCK_U32);
+  if (load<u32>(e + CODE_ENTRY_EPOCH_U32) == epoch) return block;
+  if (!sameBytes(block, host)) return build(e, host, mode);
+  store<u32>(e + CODE_ENTRY_EPOCH_U32, epoch);
   return block;
 }
 
@@ -163,6 +183,7 @@ function build(e: usize, host: usize, mode: u32): usize {
   store<u16>(block + B_BYTES, <u16>bytes);
   store<u16>(block + B_HITS, 0);
   store<u16>(block + B_COMPILED, 0);
+  store<u32>(block + B_NEXT_HOST, 0);
   const copy = block + B_RECORDS + <usize>count * RECORD_SIZE;
   memory.copy(copy, host, bytes);
   poolNext = (copy + bytes + 7) & ~<usize>7;
@@ -232,6 +253,7 @@ export function codeWritten(page: usize): void {
     const e = arena + <usize>i * CODE_ENTRY_SIZE;
     if ((<usize>load<u32>(e + CODE_ENTRY_HOST_U32) & ~<usize>0xfff) == page) store<u32>(e + CODE_ENTRY_HOST_U32, 0);
   }
+  epoch++; // and every link between blocks, some of which may lead to the dropped ones
   codeChanged = true;
 }
 
