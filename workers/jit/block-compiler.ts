@@ -116,6 +116,8 @@ const ALU_WASM: Record<number, Op> = {
 class BlockCompiler {
   private readonly code = new CodeWriter();
   private known: KnownFlags;
+  /** Lazy flags the block's code recorded in its locals but has not written to the core's globals yet. */
+  private pending: { lazy: number; size: number; sourceOne: boolean } | undefined;
   private readonly count: number;
   /** Whether the block branches back to its start: its function then loops itself. */
   private readonly loops: boolean;
@@ -189,6 +191,7 @@ class BlockCompiler {
     this.get(L_ROUNDS);
     c.i32(i + 1).op(Op.i32Add);
     this.set(L_ROUNDS);
+    this.writeLazy(); // the next round starts knowing nothing
     c.br(depth + 1);
     c.op(Op.end);
   }
@@ -212,6 +215,7 @@ class BlockCompiler {
 
   /** Returns leave(i, EIP + offset): the block ends after record i there. */
   private leave(i: number, offset: number): void {
+    this.writeLazy();
     this.code.i32(i);
     this.pc(offset);
     this.code.i32(1).call(F_LEAVE);
@@ -220,6 +224,7 @@ class BlockCompiler {
 
   /** Returns runRecords() from record i at `offset`: the core runs the rest of the block. */
   private runTail(i: number, offset: number): void {
+    this.writeLazy();
     this.code.i32(this.block).i32(i);
     this.pc(offset);
     this.code.i32(1).call(F_RECORDS);
@@ -229,6 +234,7 @@ class BlockCompiler {
   /** The core runs record i; its exit, if any, ends the block. */
   private runInCore(i: number, offset: number): void {
     const c = this.code;
+    this.settleLazy();
     c.i32(this.block).i32(i);
     this.pc(offset);
     c.call(F_MIDDLE).local(Op.localTee, L_TEMP).i32(NEXT).op(Op.i32Ne).ifVoid().local(Op.localGet, L_TEMP);
@@ -392,6 +398,7 @@ class BlockCompiler {
   private endIfFaulted(i: number): void {
     const c = this.code;
     c.global(Op.globalGet, G_FAULT_VECTOR).i32(NO_FAULT).op(Op.i32Ne).ifVoid();
+    this.writeLazy(); // delivering the exception pushes EFLAGS
     c.i32(i).call(F_FAULT);
     this.ret();
     c.op(Op.end);
@@ -515,6 +522,7 @@ class BlockCompiler {
         if (size !== 4) return false;
         this.withFallback(i, start, () => {
           this.popOrBranch(rec.u32(R_IMM));
+          this.writeLazy();
           c.i32(i);
           this.get(L_VALUE);
           c.i32(1).call(F_LEAVE);
@@ -552,6 +560,7 @@ class BlockCompiler {
           this.set(L_DST);
           this.shift(op, count);
         } else { // rotations, counts in CL: the core's
+          this.settleLazy();
           c.i32(op);
           this.loadReg(a, 4);
           if (count < 0) this.loadReg(1 /* CL */, 1);
@@ -595,7 +604,7 @@ class BlockCompiler {
         this.get(L_DST);
         c.i32(1).op(inc ? Op.i32Add : Op.i32Sub);
         this.set(L_RES);
-        this.recordLazy(inc ? LAZY_INC : LAZY_DEC, () => c.i32(1), 4);
+        this.pending = { lazy: inc ? LAZY_INC : LAZY_DEC, size: 4, sourceOne: true };
         this.storeReg(a, 4, () => this.get(L_RES));
         this.known = "eager";
         return true;
@@ -621,6 +630,7 @@ class BlockCompiler {
   private withFallback(i: number, start: number, fast: () => void): void {
     const c = this.code;
     const known = this.known;
+    const pending = this.pending;
     const last = i === this.count - 1;
     c.block().block();
     fast();
@@ -629,6 +639,7 @@ class BlockCompiler {
     else this.runInCore(i, start);
     c.op(Op.end);
     this.known = known;
+    this.pending = pending; // the fast path left them pending (writing them twice does no harm)
   }
 
   /** Whether SS is a 32-bit stack: else branches out (depth 0). */
@@ -728,6 +739,7 @@ class BlockCompiler {
     c.i32(0xff).op(Op.i32And).op(Op.i32Popcnt).i32(1).op(Op.i32And).op(Op.i32Eqz).i32(2).op(Op.i32Shl).op(Op.i32Or); // PF
     c.global(Op.globalSet, G_FLAGS);
     c.i32(LAZY_NONE).global(Op.globalSet, G_LAZY_OP);
+    this.pending = undefined; // overwritten
     this.known = "eager";
   }
 
@@ -743,7 +755,7 @@ class BlockCompiler {
         this.addWithCarry(operation === ALU_ADC);
         return;
       }
-      c.i32(operation);
+      c.i32(operation); // (saveCarry() wrote the flags)
       this.get(L_DST);
       this.get(L_SRC);
       c.i32(size).call(F_ALU);
@@ -757,22 +769,35 @@ class BlockCompiler {
     c.op(ALU_WASM[operation]);
     if (size !== 4) c.i32(size === 2 ? 0xffff : 0xff).op(Op.i32And);
     this.set(L_RES);
-    this.recordLazy(lazy, () => this.get(L_SRC), size);
+    this.pending = { lazy, size, sourceOne: false };
     // The flag tests from locals assume 32-bit operands.
     this.known = size !== 4 ? undefined : lazy === LAZY_SUB ? "sub" : lazy === LAZY_LOGIC ? "logic" : "add";
   }
 
-  /** Records lazy flags `lazy` of L_DST, the source `src` pushes, and L_RES at operand size `size`, as setLazy() does. */
-  private recordLazy(lazy: number, src: () => void, size: number): void {
+  /**
+   * Writes the pending lazy flags into the core's globals, as setLazy() would have, where control
+   * may leave the block's code (an exit, a fault, a branch to the loop's start); the locals still
+   * hold them, since only flag-setting records write L_DST, L_SRC and L_RES.
+   */
+  private writeLazy(): void {
+    const p = this.pending;
+    if (!p) return;
     const c = this.code;
-    c.i32(lazy).global(Op.globalSet, G_LAZY_OP);
+    c.i32(p.lazy).global(Op.globalSet, G_LAZY_OP);
     this.get(L_DST);
     c.global(Op.globalSet, G_LAZY_DST);
-    src();
+    if (p.sourceOne) c.i32(1);
+    else this.get(L_SRC);
     c.global(Op.globalSet, G_LAZY_SRC);
     this.get(L_RES);
     c.global(Op.globalSet, G_LAZY_RES);
-    c.i32(size * 8 - 1).global(Op.globalSet, G_LAZY_TOP);
+    c.i32(p.size * 8 - 1).global(Op.globalSet, G_LAZY_TOP);
+  }
+
+  /** Before the core reads the flags on the block's own path: writes them, and nothing is pending. */
+  private settleLazy(): void {
+    this.writeLazy();
+    this.pending = undefined;
   }
 
   /** Pushes CF (0 or 1) as it stands, from what the block knows or from the core. */
@@ -783,13 +808,23 @@ class BlockCompiler {
       case "logic": c.i32(0); break;
       case "add": this.get(L_RES); this.get(L_DST); c.op(Op.i32LtU); break;
       case "eager": c.global(Op.globalGet, G_FLAGS).i32(1).op(Op.i32And); break;
-      default: c.i32(2).call(F_CONDITION); // B: CF
+      default:
+        this.settleLazy();
+        c.i32(2).call(F_CONDITION); // B: CF
     }
   }
 
-  /** Before a 32-bit ADC or SBB (R_OP `op`) sets up its operands: keeps CF in L_CARRY. */
+  /**
+   * Before an ADC or SBB (R_OP `op`) sets up its operands in the locals the carry may come from:
+   * a 32-bit one keeps CF in L_CARRY; for a smaller one, which the core runs, the pending flags
+   * are written while the locals still hold them.
+   */
   private saveCarry(op: number, size: number): void {
-    if (size !== 4 || ((op & 7) !== ALU_ADC && (op & 7) !== ALU_SBB)) return;
+    if ((op & 7) !== ALU_ADC && (op & 7) !== ALU_SBB) return;
+    if (size !== 4) {
+      this.settleLazy();
+      return;
+    }
     this.carry();
     this.set(L_CARRY);
   }
@@ -843,6 +878,7 @@ class BlockCompiler {
       if (test === 2) c.op(Op.i32Eqz); // E
       else c.i32(0).op(Op.i32LtS); // S
     } else {
+      this.settleLazy();
       c.i32(cc).call(F_CONDITION); // negated as the odd codes say
       return;
     }
