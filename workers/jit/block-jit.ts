@@ -11,7 +11,8 @@ import {
   STAT_COMPILE_MS_F64, VCPU_JIT_THRESHOLD_U32,
 } from "../../assembly/abi/layout";
 import { B_COMPILED } from "../../assembly/abi/block-records";
-import { compileBlocks, CORE_IMPORTS } from "./block-compiler";
+import { CORE_IMPORTS } from "./block-abi";
+import { compileBlocks } from "./block-compiler";
 
 /** Runs of a block before it is compiled. */
 export const JIT_THRESHOLD = 3000;
