@@ -41,7 +41,7 @@ export function jitWrite(seg: i32, offset: u32, size: i32, value: u32, start: u3
   writeSeg(seg, offset, size, value);
 }
 
-/** An ALU operation (ADC and SBB, which compiled code leaves to the core) at operand size `size`, flags set. */
+/** An 8- or 16-bit ADC or SBB (compiled code does the 32-bit ones itself), flags set. */
 export function jitAlu(op: i32, dst: u32, src: u32, size: i32): u32 {
   return alu(op, dst, src, size);
 }
