@@ -118,7 +118,8 @@ export function findBlock(most: i32): usize {
     block = <usize>load<u32>(prev + B_NEXT_BLOCK);
   } else {
     block = lookUp(host, mode);
-    if (prev != 0 && block != 0) {
+    // Unless decoding it flushed the pool, which resets `previous`: `prev` is then free memory.
+    if (prev != 0 && block != 0 && previous == prev) {
       store<u32>(prev + B_NEXT_HOST, <u32>host);
       store<u32>(prev + B_NEXT_BLOCK, <u32>block);
       store<u32>(prev + B_NEXT_EPOCH, epoch);
